@@ -1,0 +1,107 @@
+"""Typed configuration: base Struct, TOML loading, canonical hashing (foundation layer).
+
+Configs are frozen msgspec Structs that forbid unknown fields. Defaults live in the Structs only;
+TOML files in ``config/`` override them and never restate them. A bad key or value raises
+:class:`~engine.errors.ConfigError` naming the file, the key path and the expected type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import typing
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import msgspec
+
+from engine.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "NonNegativeFloat",
+    "NonNegativeInt",
+    "PositiveFloat",
+    "PositiveInt",
+    "Probability",
+    "config_id",
+    "decode_config",
+    "load_toml",
+]
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+C = TypeVar("C", bound="Config")
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every configuration Struct."""
+
+
+def decode_config(data: bytes, config_type: type[C], source: str) -> C:
+    """Decode TOML bytes into ``config_type``; raise ConfigError naming ``source``."""
+    try:
+        return msgspec.toml.decode(data, type=config_type)
+    except msgspec.ValidationError as exc:
+        # msgspec says e.g. "Expected `int`, got `str` - at `$.data.chunk_rows`"
+        raise ConfigError(f"{source}: {_describe(exc, config_type)}") from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+
+
+def load_toml(path: str | Path, config_type: type[C]) -> C:
+    """Read a TOML file into ``config_type``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    return decode_config(data, config_type, str(path))
+
+
+def config_id(config: Config) -> str:
+    """Return a stable 16-hex-digit hash of the config's canonical JSON.
+
+    Two configs with equal values have the same id whatever file or key order they came from.
+    """
+    canonical = msgspec.json.encode(msgspec.to_builtins(config), order="sorted")
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def _describe(exc: msgspec.ValidationError, config_type: type) -> str:
+    text = str(exc)
+    head, sep, where = text.rpartition(" - at `")
+    if not sep:
+        head, where = text, "$`"
+    key = where.rstrip("`").removeprefix("$").lstrip(".")
+    unknown = re.match(r"Object contains unknown field `(.+)`", head)
+    if unknown:
+        name = unknown.group(1)
+        known = _fields_at(config_type, key)
+        key = f"{key}.{name}" if key else name
+        hint = difflib.get_close_matches(name, known, n=1)
+        expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of {sorted(known)}"
+        return f"key {key!r}: unknown key; {expected}"
+    return f"key {key or '<root>'!r}: {head}"
+
+
+def _fields_at(config_type: type, key: str) -> list[str]:
+    """Return the field names of the Struct reached by the dotted ``key`` path."""
+    current: object = config_type
+    for part in [p for p in key.split(".") if p]:
+        if not (isinstance(current, type) and issubclass(current, msgspec.Struct)):
+            return []
+        hints = typing.get_type_hints(current)
+        current = hints.get(part)
+        # unwrap Optional / unions of one Struct
+        for arg in typing.get_args(current) or ():
+            if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+                current = arg
+    if isinstance(current, type) and issubclass(current, msgspec.Struct):
+        return list(current.__struct_fields__)
+    return []

@@ -1,0 +1,35 @@
+"""Exception hierarchy of the engine (foundation layer).
+
+Messages follow the form "<where>: expected X, was Y" so a user can find and fix the input.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DataError", "EngineError", "OrderingError"]
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ConfigError(EngineError, ValueError):
+    """A configuration file or value is invalid (names the file, key and expected type)."""
+
+
+class DataError(EngineError, ValueError):
+    """Input market data violates a validation rule whose policy is ``error``.
+
+    Carries the source, 1-based file line, rule and offending value.
+    """
+
+    def __init__(self, source: str, line: int, rule: str, value: str, detail: str = "") -> None:
+        self.source = source
+        self.line = line
+        self.rule = rule
+        self.value = value
+        msg = f"{source}:{line}: {rule}: {detail or 'rejected'} (value: {value})"
+        super().__init__(msg)
+
+
+class OrderingError(EngineError):
+    """An event would be delivered out of (ts_event, sequence) order."""

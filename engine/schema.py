@@ -1,0 +1,187 @@
+"""The application config schema: one root ``AppConfig`` with a Struct per concern.
+
+Defaults live here only. ``config/*.toml`` override them. Relative paths in a config file are
+resolved against the directory of that file (see :func:`load_app_config`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from engine.config import Config, PositiveInt, load_toml
+from engine.errors import ConfigError
+from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
+from engine.timeframes import parse_timeframe
+
+__all__ = [
+    "AppConfig",
+    "ColumnsConfig",
+    "DataConfig",
+    "LoadedConfig",
+    "LoggingConfig",
+    "OutputConfig",
+    "TimeframesConfig",
+    "ValidationConfig",
+    "load_app_config",
+]
+
+
+class ValidationConfig(Config, frozen=True):
+    """Per-rule policy for bad input rows.
+
+    ``error`` stops with the file, line, rule and value; ``skip`` drops the row, counts it and
+    writes it to the rejects file; ``repair`` fixes it (where a fix is defined) and counts it.
+
+    - ``unparsable``: wrong field count, unreadable timestamp or number (error | skip)
+    - ``nan``: an empty or NaN field (repair: price fields take the previous close, volume 0)
+    - ``non_positive``: a price <= 0 (error | skip)
+    - ``negative_volume``: volume < 0 (repair: volume 0)
+    - ``ohlc``: high < max(open, close) or low > min(open, close) (repair: widen high/low)
+    - ``duplicate``: a timestamp equal to the previous one (skip keeps the first)
+    - ``out_of_order``: a timestamp earlier than the previous one (error | skip)
+    - ``gap``: a missing input bar (skip: keep the gap and count it; repair: fill flat bars
+      with the previous close and zero volume for gaps up to ``max_fill``; error: stop)
+    """
+
+    unparsable: Literal["error", "skip"] = "skip"
+    nan: Literal["error", "skip", "repair"] = "skip"
+    non_positive: Literal["error", "skip"] = "skip"
+    negative_volume: Literal["error", "skip", "repair"] = "skip"
+    ohlc: Literal["error", "skip", "repair"] = "skip"
+    duplicate: Literal["error", "skip"] = "skip"
+    out_of_order: Literal["error", "skip"] = "error"
+    gap: Literal["error", "skip", "repair"] = "skip"
+    max_fill: str = "15m"
+
+    def __post_init__(self) -> None:
+        parse_timeframe(self.max_fill)
+
+
+class ColumnsConfig(Config, frozen=True):
+    """Column names in the source file; ``None`` means detect from common spellings.
+
+    Use ``timestamp`` for one combined column, or ``date`` and ``time`` for separate ones
+    (NinjaTrader, TradeStation, Sierra Chart exports).
+    """
+
+    timestamp: str | None = None
+    date: str | None = None
+    time: str | None = None
+    open: str | None = None
+    high: str | None = None
+    low: str | None = None
+    close: str | None = None
+    volume: str | None = None
+    price: str | None = None
+
+
+class DataConfig(Config, frozen=True):
+    """Where the market data is and how to read it.
+
+    ``timestamp_label`` says whether a bar's timestamp marks its open (the bundled files, Sierra
+    Chart) or its close (NinjaTrader and TradeStation exports). Naive timestamps are read in
+    ``timezone``. ``timestamp_unit = "auto"`` reads text as ISO/strptime and numbers as epoch
+    seconds, milliseconds, microseconds or nanoseconds by magnitude.
+    """
+
+    path: str
+    kind: Literal["bars", "ticks"] = "bars"
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    layout: Literal["generic", "ninjatrader", "tradestation", "sierrachart"] = "generic"
+    bar_interval: str = "1m"
+    timestamp_label: Literal["open", "close"] = "open"
+    timestamp_unit: Literal["auto", "text", "s", "ms", "us", "ns"] = "auto"
+    timestamp_format: str | None = None
+    timezone: str = "UTC"
+    delimiter: str | None = None
+    columns: ColumnsConfig = ColumnsConfig()
+    chunk_rows: PositiveInt = 100_000
+    validation: ValidationConfig = ValidationConfig()
+
+    def __post_init__(self) -> None:
+        parse_timeframe(self.bar_interval)
+
+
+class TimeframesConfig(Config, frozen=True):
+    """The two bar sizes the strategy consumes. ``fast`` must divide ``slow``."""
+
+    fast: str = "5m"
+    slow: str = "30m"
+    publish_input: bool = True
+
+    def __post_init__(self) -> None:
+        fast, slow = parse_timeframe(self.fast), parse_timeframe(self.slow)
+        if slow % fast:
+            raise ValueError(f"slow: expected a multiple of fast ({self.fast}), was {self.slow}")
+
+
+class LoggingConfig(Config, frozen=True):
+    """Log level and format (``json = None`` picks JSON when stderr is not a terminal)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json: bool | None = None
+
+
+class OutputConfig(Config, frozen=True):
+    """Where runs write their outputs (relative to the working directory)."""
+
+    dir: str = "runs"
+
+
+class AppConfig(Config, frozen=True):
+    """Root configuration of every command."""
+
+    data: DataConfig
+    mode: Literal["replay", "live"] = "replay"
+    seed: int = 0
+    instrument: str = "ES"
+    instruments: dict[str, Instrument] = {}
+    timeframes: TimeframesConfig = TimeframesConfig()
+    logging: LoggingConfig = LoggingConfig()
+    output: OutputConfig = OutputConfig()
+
+    def __post_init__(self) -> None:
+        if self.instrument not in self.instruments and self.instrument not in BUILTIN_INSTRUMENTS:
+            known = sorted({*BUILTIN_INSTRUMENTS, *self.instruments})
+            raise ValueError(f"instrument: expected one of {known}, was {self.instrument!r}")
+        interval = parse_timeframe(self.data.bar_interval)
+        fast = parse_timeframe(self.timeframes.fast)
+        if self.data.kind == "bars" and fast % interval:
+            raise ValueError(
+                f"timeframes.fast: expected a multiple of data.bar_interval "
+                f"({self.data.bar_interval}), was {self.timeframes.fast}"
+            )
+
+    @property
+    def instrument_spec(self) -> Instrument:
+        """The selected instrument (config table first, then built-ins)."""
+        return self.instruments.get(self.instrument) or BUILTIN_INSTRUMENTS[self.instrument]
+
+
+class LoadedConfig:
+    """An AppConfig with the file it came from, for resolving relative paths."""
+
+    __slots__ = ("config", "path")
+
+    def __init__(self, config: AppConfig, path: Path) -> None:
+        self.config = config
+        self.path = path
+
+    def resolve(self, relative: str) -> Path:
+        """Resolve a path written in the config file against the file's directory."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
+
+    @property
+    def data_path(self) -> Path:
+        """Absolute path of the configured data file."""
+        return self.resolve(self.config.data.path)
+
+
+def load_app_config(path: str | Path) -> LoadedConfig:
+    """Load and validate an application config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    return LoadedConfig(load_toml(path, AppConfig), path.resolve())

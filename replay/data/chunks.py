@@ -1,0 +1,44 @@
+"""Column chunks of validated market data, the unit the readers stream (data layer).
+
+A chunk is a struct of numpy arrays, never a DataFrame, so drivers and kernels read it without
+conversion. Timestamps are int64 UTC nanoseconds; every other column is float64. Rows are in
+strictly increasing time order for bars and non-decreasing order for ticks, across chunks too.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["BarChunk", "TickChunk"]
+
+
+class BarChunk(NamedTuple):
+    """Validated OHLCV bars: ``ts_open`` (bar start) and ``ts_close`` (bar end, exclusive)."""
+
+    ts_open: np.ndarray
+    ts_close: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        """Number of bars in the chunk."""
+        return int(self.ts_open.shape[0])
+
+
+class TickChunk(NamedTuple):
+    """Validated trades: ``ts`` (trade time), ``price`` and ``size``."""
+
+    ts: np.ndarray
+    price: np.ndarray
+    size: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        """Number of ticks in the chunk."""
+        return int(self.ts.shape[0])
