@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make run    creates .venv, installs everything, runs the main job on bundled real data
+#   make test   creates .venv, installs everything, runs the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config/btcusd_1h.toml
+
+.PHONY: run test bench lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: an unpinned torch would pull gigabytes of CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/algospace data inspect --config $(CONFIG)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench_bus.py
+	$(BIN)/python bench/bench_aggregation.py
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check engine components strategies replay tests bench
+
+clean:
+	rm -rf $(VENV) runs bench/out *.egg-info

@@ -1,0 +1,166 @@
+"""The ``algospace`` command line (wiring layer).
+
+Subcommands: ``data`` (inspect, resample), ``backtest``, ``train``, ``live``, ``feed``,
+``report``. A subcommand whose issue has not landed yet says so and exits with status 2.
+Configuration errors and data errors print one line naming the file, place and value, and exit
+with status 1. Every run that writes outputs writes a manifest beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import msgspec
+import structlog
+
+from engine.errors import EngineError
+from engine.logging import configure_logging, set_log_clock
+from engine.manifest import build_manifest, write_manifest
+from engine.schema import AppConfig, LoadedConfig, load_app_config
+from engine.timeframes import parse_timeframe
+
+__all__ = ["build_parser", "main"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CONFIG = "config/btcusd_1h.toml"
+_PENDING = {
+    "backtest": "issue 3 (backtesting)",
+    "train": "issue 7 (RDE training)",
+    "live": "issue 10 (live signal daemon)",
+    "feed": "issue 10 (live signal daemon)",
+    "report": "issue 3 (backtesting)",
+}
+EXIT_ERROR = 1
+EXIT_UNAVAILABLE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in _PENDING:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except EngineError as exc:
+        print(f"algospace: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="algospace",
+        description="AlgoSpace Engine: event-driven backtests, replay training and live signals.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="inspect, validate and resample market data")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    inspect = data_commands.add_parser(
+        "inspect", help="validate a data file and replay it through the bus: rows, span, gaps, "
+        "rejects, bars per timeframe")
+    _common_options(inspect)
+    inspect.set_defaults(handler=_data_inspect)
+    resample = data_commands.add_parser(
+        "resample", help="aggregate the configured data to another timeframe (CSV or Parquet)")
+    _common_options(resample)
+    resample.add_argument("--to", required=True, metavar="TIMEFRAME",
+                          help="target timeframe, e.g. 5m, 30m, 4h")
+    resample.add_argument("--output", type=Path, metavar="FILE",
+                          help="output .csv or .parquet (default: inside the run directory)")
+    resample.add_argument("--include-partial", action="store_true",
+                          help="also write the last, incomplete bar")
+    resample.set_defaults(handler=_data_resample)
+
+    for name, issue in _PENDING.items():
+        pending = commands.add_parser(name, help=f"not available yet (arrives with {issue})")
+        pending.set_defaults(handler=_pending(name, issue))
+    return parser
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"TOML config (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--data", type=Path, metavar="FILE",
+                        help="read this file instead of the config's data.path")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="run directory (default: <output.dir>/<run id>)")
+
+
+def _pending(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
+    def run(_: argparse.Namespace) -> int:
+        print(f"algospace {name}: not available yet; it arrives with {issue}.", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+    return run
+
+
+def _load(args: argparse.Namespace) -> tuple[LoadedConfig, Path]:
+    path = args.config or _default_config()
+    loaded = load_app_config(path)
+    cfg = loaded.config
+    configure_logging(cfg.logging.json, cfg.logging.level)
+    data_path = args.data.resolve() if args.data else loaded.data_path
+    if not data_path.is_file():
+        raise EngineError(f"{loaded.path}: data.path: expected an existing file, was {data_path}")
+    return loaded, data_path
+
+
+def _default_config() -> Path:
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        candidate = base / DEFAULT_CONFIG
+        if candidate.is_file():
+            return candidate
+    raise EngineError(f"--config: expected a config file, none given and {DEFAULT_CONFIG} "
+                      "not found")
+
+
+def _run_dir(args: argparse.Namespace, cfg: AppConfig, run_id: str) -> Path:
+    return args.out if args.out is not None else Path(cfg.output.dir) / run_id
+
+
+def _data_inspect(args: argparse.Namespace) -> int:
+    loaded, data_path = _load(args)
+    from engine.inspect import inspect_replay
+
+    manifest = build_manifest("data inspect", loaded.config, [data_path],
+                              seeds={"seed": loaded.config.seed})
+    out_dir = _run_dir(args, loaded.config, manifest.run_id)
+    write_manifest(out_dir, manifest)
+    report = inspect_replay(loaded.config, data_path, out_dir)
+    (out_dir / "inspect.json").write_bytes(
+        msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
+    print(report.render())
+    print(f"run directory: {out_dir}")
+    set_log_clock(None)
+    return 0
+
+
+def _data_resample(args: argparse.Namespace) -> int:
+    from engine.resample import resample_file
+
+    try:
+        parse_timeframe(args.to)
+    except ValueError as exc:
+        raise EngineError(f"--to: {exc}") from exc
+    loaded, data_path = _load(args)
+    manifest = build_manifest(f"data resample {args.to}", loaded.config, [data_path],
+                              seeds={"seed": loaded.config.seed})
+    out_dir = _run_dir(args, loaded.config, manifest.run_id)
+    write_manifest(out_dir, manifest)
+    output = args.output or out_dir / f"{loaded.config.instrument}_{args.to}.csv"
+    summary = resample_file(loaded.config, data_path, args.to, output, out_dir,
+                            include_partial=args.include_partial)
+    print(summary)
+    print(f"run directory: {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
