@@ -23,8 +23,8 @@ MINUTE_NS = 60 * 10**9
 
 def load_base() -> BarChunk:
     frame = pd.read_csv(ES_1M)
-    ts_open = pd.to_datetime(frame["timestamp"], utc=True).to_numpy().astype("datetime64[ns]")
-    ts_open = ts_open.astype(np.int64)
+    stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("ns")
+    ts_open = stamps.astype("int64").to_numpy(np.int64)
     return BarChunk(ts_open, ts_open + MINUTE_NS,
                     *(frame[c].to_numpy(np.float64) for c in ("open", "high", "low", "close",
                                                               "volume")))

@@ -108,9 +108,10 @@ class ReplayDriver:
         self._aggregators = tuple(aggregators)
         self._publish_input = publish_input
         self.stats = ReplayStats()
-        self.stats.bars_by_timeframe = {a.timeframe: 0 for a in self._aggregators}
+        labels = [a.timeframe for a in self._aggregators]
         if input_timeframe is not None and publish_input:
-            self.stats.bars_by_timeframe.setdefault(input_timeframe, 0)
+            labels.insert(0, input_timeframe)
+        self.stats.bars_by_timeframe = dict.fromkeys(labels, 0)
 
     def run(self, chunks: Iterable[BarChunk | TickChunk], flush: bool = False) -> ReplayStats:
         """Replay every chunk; with ``flush`` also publish the final partial bars."""

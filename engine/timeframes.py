@@ -13,7 +13,12 @@ __all__ = ["NS_PER_SECOND", "NS_PER_MINUTE", "format_timeframe", "parse_timefram
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 
-_UNITS = {"s": NS_PER_SECOND, "m": NS_PER_MINUTE, "h": 60 * NS_PER_MINUTE, "d": 1440 * NS_PER_MINUTE}
+_UNITS = {
+    "s": NS_PER_SECOND,
+    "m": NS_PER_MINUTE,
+    "h": 60 * NS_PER_MINUTE,
+    "d": 1440 * NS_PER_MINUTE,
+}
 _PATTERN = re.compile(r"^([1-9][0-9]*)([smhd])$")
 
 

@@ -19,16 +19,18 @@ reads ``w`` or later**. Away from a UTC-offset change this is just ``w - offset`
   first reading, and the repeated interval stays in the bucket that was open when the clock
   went back (that bucket is longer than ``tf``).
 
-So bounds are strictly increasing real instants, every timestamp lies in ``[start, end)`` of its
-bucket, and sorted timestamps give sorted buckets. CME and FX sessions are closed at 2 am on a
-Sunday, when US offsets change, so these cases matter only for 24/7 markets with a local
-session clock.
+So bounds never decrease, every timestamp lies in the non-empty ``[start, end)`` of its
+bucket, and sorted timestamps give sorted, non-overlapping buckets. CME and FX sessions are
+closed at 2 am on a Sunday, when US offsets change, so these cases matter only for 24/7 markets
+with a local session clock.
 
-Implementation: UTC bounds of each trading day are computed once per distinct day with pandas
-(``tz_localize`` with first-occurrence / shift-forward resolution). A day whose UTC length is
-exactly 24 h has one offset throughout (zones change offset at most once a day), so its buckets
-are integer arithmetic in UTC; only the rare days with an offset change get an explicit grid of
-bounds. With ``session_timezone="UTC"`` no pandas call is made at all.
+Implementation: the UTC start of every calendar day the timestamps span is computed in a few
+vectorised pandas UTC-to-local conversions. A day
+whose UTC length is exactly 24 h has one offset throughout (zones change offset at most once a
+day), so its buckets are integer arithmetic in UTC, done per row by
+:func:`~components.bars.kernels.bucket_bounds_nb`; only rows in the rare days with an offset
+change are placed on an explicit grid of that day's bounds. With ``session_timezone="UTC"``
+(or ``"Etc/UTC"``) no pandas call is made at all.
 """
 
 from __future__ import annotations
@@ -41,11 +43,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from components.bars.kernels import DAY_NS, bucket_bounds_nb
 from engine.timeframes import NS_PER_MINUTE
 
 __all__ = ["DAY_NS", "SessionBuckets", "bucket_bounds", "parse_session_open"]
 
-DAY_NS = 1440 * NS_PER_MINUTE
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
 
 IntArray = npt.NDArray[np.int64]
@@ -88,41 +90,47 @@ def _check_timeframe(timeframe_ns: int) -> int:
     return tf
 
 
+def _utc_offsets(utc_ns: IntArray, zone: str) -> IntArray:
+    """UTC offset (ns) of ``zone`` at each UTC instant."""
+    index = pd.DatetimeIndex(utc_ns.view("M8[ns]")).tz_localize("UTC").tz_convert(zone)
+    return np.asarray(index.tz_localize(None).asi8, dtype=np.int64) - utc_ns
+
+
 def _wall_to_utc(wall: IntArray, zone: str) -> IntArray:
-    """First instant at which the clock of ``zone`` reads each wall time (or later)."""
-    index = pd.DatetimeIndex(wall.view("M8[ns]"))
-    # ambiguous=True picks the earlier of two readings (the offset before the change);
-    # shift_forward maps a wall time inside a gap to the instant of the jump.
-    local = index.tz_localize(
-        zone, ambiguous=np.ones(wall.shape[0], dtype=bool), nonexistent="shift_forward"
-    )
-    return np.asarray(local.asi8, dtype=np.int64)
+    """First instant at which the clock of ``zone`` reads each wall time or later.
+
+    Built on UTC-to-local conversion only: pandas' ``tz_localize(nonexistent="shift_forward")``
+    misplaces wall times in gaps that are not one hour long (Australia/Lord_Howe, Pacific/Apia).
+    """
+    # The offsets in force well before and well after each wall time (zones change offset at
+    # most once in two days): a reading exists for whichever of the two offsets maps back to it.
+    before = _utc_offsets(wall - DAY_NS, zone)
+    after = _utc_offsets(wall + DAY_NS, zone)
+    at_before = wall - before
+    at_after = wall - after
+    exists_before = _utc_offsets(at_before, zone) == before
+    exists_after = _utc_offsets(at_after, zone) == after
+    # two readings (clocks went back): the first one
+    result = np.where(exists_before & exists_after, np.minimum(at_before, at_after),
+                      np.where(exists_before, at_before, at_after))
+    gap = np.flatnonzero(~(exists_before | exists_after))
+    if gap.size:  # clocks jumped over the wall time: find the jump by bisection
+        target = wall[gap]
+        low = np.minimum(at_before[gap], at_after[gap])  # local time still before the target
+        high = np.maximum(at_before[gap], at_after[gap])  # local time already past it
+        while np.any(high - low > 1):
+            mid = low + (high - low) // 2
+            reached = mid + _utc_offsets(mid, zone) >= target
+            high = np.where(reached, mid, high)
+            low = np.where(reached, low, mid)
+        result[gap] = high
+    return np.asarray(result, dtype=np.int64)
 
 
-def _runs(values: IntArray) -> tuple[IntArray, IntArray]:
-    """Values of consecutive runs and each element's run id (a cheap unique for sorted data)."""
-    change = np.empty(values.shape[0], dtype=bool)
-    change[0] = True
-    np.not_equal(values[1:], values[:-1], out=change[1:])
-    return values[change], np.cumsum(change) - 1
-
-
-def _trading_days(
-    ts: IntArray, open_ns: int, zone: str | None
-) -> tuple[IntArray, IntArray, IntArray]:
-    """UTC start and end and local wall start of each timestamp's trading day."""
-    # Local day number if the UTC offset were 0; the true day is one of d0-1, d0, d0+1 because
-    # offsets are below 24 h.
-    d0 = np.floor_divide(ts - open_ns, DAY_NS)
-    if zone is None:
-        wall_start = d0 * DAY_NS + open_ns
-        return wall_start, wall_start + DAY_NS, wall_start
-    run_days, run_id = _runs(d0)
-    days = np.unique(np.concatenate((run_days - 1, run_days, run_days + 1, run_days + 2)))
-    starts = _wall_to_utc(days * DAY_NS + open_ns, zone)
-    pos = np.searchsorted(days, run_days)[run_id]  # index of d0 in days
-    idx = pos - 1 + (ts >= starts[pos]) + (ts >= starts[pos + 1])
-    return starts[idx], starts[idx + 1], days[idx] * DAY_NS + open_ns
+def _day_starts(first_day: int, n_days: int, open_ns: int, zone: str | None) -> IntArray:
+    """UTC starts of consecutive trading days; day 0 opens on 1970-01-01 at ``open_ns`` local."""
+    walls = (np.arange(first_day, first_day + n_days, dtype=np.int64) * DAY_NS) + open_ns
+    return walls if zone is None else _wall_to_utc(walls, zone)
 
 
 def _day_grid(wall_start: int, timeframe_ns: int, zone: str) -> IntArray:
@@ -140,7 +148,8 @@ def bucket_bounds(
     Parameters
     ----------
     ts_ns
-        UTC nanosecond timestamps (any order; sorted input is fastest).
+        UTC nanosecond timestamps, in any order. The cost is one pass over them plus one
+        time-zone conversion per calendar day between the first and the last.
     timeframe_ns
         Bucket length, at most one day.
     session_open
@@ -172,24 +181,28 @@ def bucket_bounds(
     zone = _zone(session_timezone)
     if ts.shape[0] == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    day_start, day_end, wall_start = _trading_days(ts, open_ns, zone)
-    start = day_start + (ts - day_start) // tf * tf
-    end = np.minimum(start + tf, day_end)
+    # Offsets are below one day, so every timestamp's trading day lies within one day of its
+    # day number at offset 0; cover that range (and each day's end) with consecutive days.
+    first_day = (int(ts.min()) - open_ns) // DAY_NS - 1
+    n_days = (int(ts.max()) - open_ns) // DAY_NS + 3 - first_day
+    day_starts = _day_starts(first_day, n_days, open_ns, zone)
+    start, end, irregular = bucket_bounds_nb(ts, tf, open_ns, first_day, day_starts)
     if zone is not None:
-        irregular = (day_end - day_start) != DAY_NS
-        if irregular.any():
-            _fix_irregular_days(ts, wall_start, irregular, tf, zone, start, end)
+        rows = np.flatnonzero(irregular)
+        if rows.size:
+            _fix_irregular_days(ts, rows, first_day, day_starts, open_ns, tf, zone, start, end)
     return start, end
 
 
 def _fix_irregular_days(
-    ts: IntArray, wall_start: IntArray, irregular: npt.NDArray[np.bool_], tf: int, zone: str,
-    start: IntArray, end: IntArray,
+    ts: IntArray, rows: IntArray, first_day: int, day_starts: IntArray, open_ns: int, tf: int,
+    zone: str, start: IntArray, end: IntArray,
 ) -> None:
-    rows = np.flatnonzero(irregular)
-    for day in np.unique(wall_start[rows]).tolist():
-        in_day = rows[wall_start[rows] == day]
-        grid = _day_grid(day, tf, zone)
+    """Fill the bounds of ``rows``, which lie in days with a UTC-offset change, from day grids."""
+    day = first_day + np.searchsorted(day_starts, ts[rows], side="right") - 1
+    for d in np.unique(day).tolist():
+        in_day = rows[day == d]
+        grid = _day_grid(d * DAY_NS + open_ns, tf, zone)
         k = np.searchsorted(grid, ts[in_day], side="right") - 1
         start[in_day] = grid[k]
         end[in_day] = grid[k + 1]
@@ -232,12 +245,12 @@ class SessionBuckets:
         return self._grid[k], self._grid[k + 1]
 
     def _load_day(self, ts_ns: int) -> None:
-        day_start, day_end, wall_start = _trading_days(
-            np.array([ts_ns], dtype=np.int64), self._open_ns, self._zone
-        )
-        self._day_start = int(day_start[0])
-        self._day_end = int(day_end[0])
-        regular = self._zone is None or self._day_end - self._day_start == DAY_NS
-        self._grid = None if regular else _day_grid(
-            int(wall_start[0]), self.timeframe_ns, self._zone  # type: ignore[arg-type]
-        ).tolist()
+        first_day = (ts_ns - self._open_ns) // DAY_NS - 1
+        starts = _day_starts(first_day, 4, self._open_ns, self._zone).tolist()
+        k = bisect_right(starts, ts_ns) - 1
+        self._day_start, self._day_end = starts[k], starts[k + 1]
+        if self._zone is None or self._day_end - self._day_start == DAY_NS:
+            self._grid = None
+        else:
+            wall_start = (first_day + k) * DAY_NS + self._open_ns
+            self._grid = _day_grid(wall_start, self.timeframe_ns, self._zone).tolist()

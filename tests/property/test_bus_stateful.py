@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from engine.bus import Bus
-from engine.events import Bar, Heartbeat, Tick
 from engine.errors import OrderingError
+from engine.events import Bar, Heartbeat, Tick
 
 
 class Echo:
