@@ -1,0 +1,3 @@
+"""Incremental components: pure, deterministic, I/O-free; numba kernels beside them."""
+
+__all__: list[str] = []

@@ -1,0 +1,40 @@
+"""AlgoSpace engine: events, bus, clocks, component protocol, config and drivers.
+
+Foundation modules (events, errors, config, schema, instruments, timeframes, chunks,
+component) are importable by every layer; wiring modules (bus, clocks, drivers, CLI, manifest,
+logging) only by the entry points. This package re-exports the foundation and the bus/clocks.
+"""
+
+from engine.bus import Bus
+from engine.chunks import BarChunk, TickChunk
+from engine.clock import Clock, LiveClock, TestClock
+from engine.component import Component
+from engine.config import Config, config_id
+from engine.errors import ConfigError, DataError, EngineError, OrderingError
+from engine.events import AnyEvent, Bar, Event, Heartbeat, Tick, decode, encode
+from engine.schema import AppConfig, load_app_config
+
+__all__ = [
+    "AnyEvent",
+    "AppConfig",
+    "Bar",
+    "BarChunk",
+    "Bus",
+    "Clock",
+    "Component",
+    "Config",
+    "ConfigError",
+    "DataError",
+    "EngineError",
+    "Event",
+    "Heartbeat",
+    "LiveClock",
+    "OrderingError",
+    "TestClock",
+    "Tick",
+    "TickChunk",
+    "config_id",
+    "decode",
+    "encode",
+    "load_app_config",
+]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from components.bars import BarAggregator, BarAggregatorConfig
 from engine.bus import Bus
+from engine.chunks import BarChunk, TickChunk
 from engine.clock import TestClock
 from engine.replay_driver import ReplayDriver, ReplayStats
 from engine.schema import AppConfig
 from replay.data import RejectLog, read_market_data
-from replay.data.chunks import BarChunk, TickChunk
 
 __all__ = ["ReplayPipeline", "build_replay_pipeline"]
 

@@ -23,9 +23,9 @@ import numpy as np
 import structlog
 
 from engine.bus import Bus
+from engine.chunks import BarChunk, TickChunk
 from engine.clock import TestClock
 from engine.events import Bar, Tick
-from replay.data.chunks import BarChunk, TickChunk
 
 __all__ = ["AggregatedColumns", "ChunkAggregator", "ReplayDriver", "ReplayStats"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from engine.chunks import BarChunk, TickChunk
 from engine.schema import DataConfig
 from engine.timeframes import format_timeframe
-from replay.data.chunks import BarChunk, TickChunk
 from replay.data.reader import read_market_data
 from replay.data.rejects import GapRecord, RejectLog
 from replay.data.timestamps import format_ns

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import msgspec
 
+from engine.chunks import BarChunk, TickChunk
 from engine.errors import ConfigError
 from engine.schema import DataConfig
-from replay.data.chunks import BarChunk, TickChunk
 from replay.data.csv_reader import CsvSource
 from replay.data.fields import to_fields
 from replay.data.parquet_reader import ParquetSource

@@ -26,11 +26,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from engine.chunks import BarChunk, TickChunk
 from engine.errors import DataError
 from engine.schema import DataConfig
 from engine.timeframes import parse_timeframe
 from replay.data import kernels
-from replay.data.chunks import BarChunk, TickChunk
 from replay.data.fields import Fields
 from replay.data.rejects import RULES, RejectLog, RejectRow
 from replay.data.timestamps import TimestampParser, format_ns

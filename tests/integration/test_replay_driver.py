@@ -9,11 +9,11 @@ import pytest
 
 from components.bars import BarAggregator, BarAggregatorConfig
 from engine.bus import Bus
+from engine.chunks import BarChunk, TickChunk
 from engine.clock import TestClock
 from engine.events import Bar, Tick
 from engine.recorder import EventRecorder
 from engine.replay_driver import ReplayDriver
-from replay.data.chunks import BarChunk, TickChunk
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60 * 10**9

@@ -1,4 +1,4 @@
-"""Column chunks of validated market data, the unit the readers stream (data layer).
+"""Column chunks of validated market data, the unit the readers stream (foundation layer).
 
 A chunk is a struct of numpy arrays, never a DataFrame, so drivers and kernels read it without
 conversion. Timestamps are int64 UTC nanoseconds; every other column is float64. Rows are in

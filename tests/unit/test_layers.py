@@ -1,0 +1,64 @@
+"""Imports point downward only (STYLE 3.1): kernels < components < wiring.
+
+- Kernels (``components/**/kernels.py``) import numpy, numba and other kernels only.
+- Components (``components/``, ``strategies/``) may import the engine's foundation modules
+  (events, config, errors, chunks, ...), never the bus, clocks, drivers, I/O or the CLI, and
+  never ``replay``.
+- Foundation modules of ``engine`` import no wiring module.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timeframes",
+              "engine.instruments", "engine.component", "engine.chunks", "engine.schema"}
+WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
+          "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
+          "engine.resample"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(*packages: str) -> list[Path]:
+    return sorted(p for pkg in packages for p in (ROOT / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules("components", "strategies"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_components_import_no_wiring(path):
+    bad = {m for m in imports_of(path)
+           if m in WIRING or m.startswith("replay") or m in {"zmq", "socket", "time"}}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "components").rglob("kernels.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_kernels_are_pure(path):
+    allowed = ("numpy", "numba", "math", "__future__", "typing")
+    bad = {m for m in imports_of(path)
+           if not m.startswith(allowed) and not m.endswith("kernels")}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", sorted(FOUNDATION))
+def test_foundation_imports_no_wiring(name):
+    path = ROOT / (name.replace(".", "/") + ".py")
+    bad = imports_of(path) & WIRING
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+def test_wiring_list_is_complete():
+    engine = {f"engine.{p.stem}" for p in (ROOT / "engine").glob("*.py") if p.stem != "__init__"}
+    assert engine == FOUNDATION | WIRING
