@@ -133,6 +133,7 @@ def _data_inspect(args: argparse.Namespace) -> int:
                               seeds={"seed": loaded.config.seed})
     out_dir = _run_dir(args, loaded.config, manifest.run_id)
     write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     report = inspect_replay(loaded.config, data_path, out_dir)
     (out_dir / "inspect.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
@@ -154,6 +155,7 @@ def _data_resample(args: argparse.Namespace) -> int:
                               seeds={"seed": loaded.config.seed})
     out_dir = _run_dir(args, loaded.config, manifest.run_id)
     write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     output = args.output or out_dir / f"{loaded.config.instrument}_{args.to}.csv"
     summary = resample_file(loaded.config, data_path, args.to, output, out_dir,
                             include_partial=args.include_partial)

@@ -172,8 +172,8 @@ def format_duration(ns: int) -> str:
     """
     if ns <= 0:
         return "0s"
-    if ns % 1_000_000_000:
-        return f"{ns / 1e6:g}ms" if ns < 1_000_000_000 else f"{ns / 1e9:g}s"
+    if ns < 1_000_000_000:
+        return f"{ns / 1e6:g}ms"
     seconds = ns // 1_000_000_000
     parts = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
