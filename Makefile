@@ -28,6 +28,7 @@ bench: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check engine components strategies replay tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) runs bench/out *.egg-info

@@ -75,8 +75,8 @@ AnyEvent: TypeAlias = Bar | Tick | Heartbeat
 EVENT_TYPES: tuple[type[Event], ...] = (Bar, Tick, Heartbeat)
 
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(AnyEvent)
-_LIST_DECODER = msgspec.msgpack.Decoder(list[AnyEvent])
+_DECODER: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)
+_LIST_DECODER: msgspec.msgpack.Decoder[list[AnyEvent]] = msgspec.msgpack.Decoder(list[AnyEvent])
 
 
 def encode(event: Event) -> bytes:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from engine.clock import Clock
 
@@ -29,7 +29,7 @@ def set_log_clock(clock: Clock | None) -> None:
     _active_clock = clock
 
 
-def _add_sim_time(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_sim_time(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     if _active_clock is not None:
         ns = _active_clock.timestamp_ns()
         event_dict["sim_time"] = datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()
@@ -49,23 +49,25 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
     if level not in _LEVELS:
         raise ValueError(f"log level: expected one of {sorted(_LEVELS)}, was {level!r}")
     use_json = (not sys.stderr.isatty()) if json is None else json
-    renderer: Any = (
+    renderer: Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
+    tracebacks: Processor = structlog.processors.dict_tracebacks if use_json else _identity
+    processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        _add_sim_time,
+        structlog.processors.StackInfoRenderer(),
+        tracebacks,
+        renderer,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            _add_sim_time,
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.dict_tracebacks if use_json else _identity,
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
 
 
-def _identity(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _identity(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict

@@ -35,14 +35,22 @@ log = structlog.get_logger(__name__)
 class AggregatedColumns(Protocol):
     """Columns of completed bars produced by an aggregator for one chunk."""
 
-    ts_open: np.ndarray
-    ts_close: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    before_trigger: np.ndarray
+    @property
+    def ts_open(self) -> np.ndarray: ...
+    @property
+    def ts_close(self) -> np.ndarray: ...
+    @property
+    def open(self) -> np.ndarray: ...
+    @property
+    def high(self) -> np.ndarray: ...
+    @property
+    def low(self) -> np.ndarray: ...
+    @property
+    def close(self) -> np.ndarray: ...
+    @property
+    def volume(self) -> np.ndarray: ...
+    @property
+    def before_trigger(self) -> np.ndarray: ...
 
 
 class ChunkAggregator(Protocol):

@@ -209,7 +209,8 @@ class BarAggregator:
                                  f" bars, was TickChunk")
             ts_open = ts_close = np.asarray(chunk.ts, dtype=np.int64)
             price = np.asarray(chunk.price, dtype=np.float64)
-            columns = (price, price, price, price, np.asarray(chunk.size, dtype=np.float64))
+            columns: tuple[np.ndarray, ...] = (
+                price, price, price, price, np.asarray(chunk.size, dtype=np.float64))
         else:
             if self._input_ns is None:
                 raise ValueError(f"{self.name}: expected TickChunk, was BarChunk")
@@ -223,7 +224,9 @@ class BarAggregator:
                     f"({self._input_ns} ns), was a bar of {ts_close[row] - ts_open[row]} ns at "
                     f"row {row}"
                 )
-            columns = tuple(np.asarray(c, dtype=np.float64) for c in chunk[2:])
+            columns = tuple(np.asarray(c, dtype=np.float64)
+                            for c in (chunk.open, chunk.high, chunk.low, chunk.close,
+                                      chunk.volume))
         start, end = bucket_bounds(ts_open, self._timeframe_ns, self.config.session_open,
                                    self.config.session_timezone)
         saved = self._state_i.copy(), self._state_f.copy()
@@ -304,5 +307,5 @@ class BarAggregator:
 
 def _columns(out_i: np.ndarray, out_f: np.ndarray, trigger: np.ndarray) -> AggregatedBars:
     # rows of the kernel's [field, bar] outputs are contiguous columns already: no copies
-    return AggregatedBars(out_i[OUT_TS_OPEN], out_i[OUT_TS_CLOSE], *out_f, trigger,
-                          out_i[OUT_BEFORE].astype(bool))
+    return AggregatedBars(out_i[OUT_TS_OPEN], out_i[OUT_TS_CLOSE], out_f[0], out_f[1], out_f[2],
+                          out_f[3], out_f[4], trigger, out_i[OUT_BEFORE].astype(bool))

@@ -184,10 +184,10 @@ def plan_columns(
                 f"expected {len(positions)} fields ({', '.join(p for p in positions if p)}) "
                 f"in a file without a header, was {n_fields}",
             )
-        fields = {name: i for i, name in enumerate(positions) if name}
-        return ColumnPlan(fields, label, formats)
+        by_position = {name: i for i, name in enumerate(positions) if name}
+        return ColumnPlan(by_position, label, formats)
 
-    index = {}
+    index: dict[str, int] = {}
     for i, name in enumerate(names):
         index.setdefault(_normalise(name), i)
     found = list(names)

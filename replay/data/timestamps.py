@@ -55,7 +55,7 @@ def format_ns(ns: int) -> str:
     >>> format_ns(1_378_072_800_000_000_000)
     '2013-09-01T22:00:00Z'
     """
-    text = pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
+    text: str = pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
     return text.replace("+00:00", "Z")
 
 

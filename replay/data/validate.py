@@ -426,4 +426,5 @@ def _any(masks: Iterable[np.ndarray]) -> np.ndarray:
 
 def _ohlc_bad(values: dict[str, np.ndarray]) -> np.ndarray:
     o, h, low, c = (values[n] for n in _BAR_PRICES)
-    return (h < np.maximum(o, c)) | (low > np.minimum(o, c)) | (h < low)
+    bad: np.ndarray = (h < np.maximum(o, c)) | (low > np.minimum(o, c)) | (h < low)
+    return bad
