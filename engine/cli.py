@@ -91,6 +91,10 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="read this file instead of the config's data.path")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="run directory (default: <output.dir>/<run id>)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        dest="overrides",
+                        help="override a config value, e.g. --set data.bar_interval=1m "
+                        "(repeatable; recorded in the manifest and config_id)")
 
 
 def _pending(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
@@ -103,7 +107,7 @@ def _pending(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
 
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, Path]:
     path = args.config or _default_config()
-    loaded = load_app_config(path)
+    loaded = load_app_config(path, args.overrides)
     cfg = loaded.config
     configure_logging(cfg.logging.json, cfg.logging.level)
     data_path = args.data.resolve() if args.data else loaded.data_path

@@ -10,9 +10,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import tomllib
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -43,25 +45,62 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     """Base of every configuration Struct."""
 
 
-def decode_config(data: bytes, config_type: type[C], source: str) -> C:
-    """Decode TOML bytes into ``config_type``; raise ConfigError naming ``source``."""
+def decode_config(
+    data: bytes, config_type: type[C], source: str, overrides: Sequence[str] = ()
+) -> C:
+    """Decode TOML bytes into ``config_type``; raise ConfigError naming ``source``.
+
+    ``overrides`` are ``dotted.key=value`` strings applied on top of the file (the value is read
+    as a TOML value, else as a string), as given on the command line with ``--set``.
+
+    Examples
+    --------
+    >>> class Small(Config, frozen=True):
+    ...     size: int = 1
+    ...     name: str = "a"
+    >>> decode_config(b'name = "b"', Small, "x.toml", ["size=5"])
+    Small(size=5, name='b')
+    """
     try:
-        return msgspec.toml.decode(data, type=config_type)
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    for override in overrides:
+        _apply_override(raw, override)
+    try:
+        return msgspec.convert(raw, type=config_type)
     except msgspec.ValidationError as exc:
         # msgspec says e.g. "Expected `int`, got `str` - at `$.data.chunk_rows`"
         raise ConfigError(f"{source}: {_describe(exc, config_type)}") from exc
-    except msgspec.DecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
 
 
-def load_toml(path: str | Path, config_type: type[C]) -> C:
-    """Read a TOML file into ``config_type``."""
+def load_toml(path: str | Path, config_type: type[C], overrides: Sequence[str] = ()) -> C:
+    """Read a TOML file into ``config_type``, with optional ``--set`` style overrides."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
-    return decode_config(data, config_type, str(path))
+    return decode_config(data, config_type, str(path), overrides)
+
+
+def _apply_override(raw: dict[str, Any], override: str) -> None:
+    key, sep, text = override.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError(f"--set: expected KEY=VALUE such as data.chunk_rows=5000, "
+                          f"was {override!r}")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text  # a bare word: a string
+    table = raw
+    for part in parts[:-1]:
+        nested = table.setdefault(part, {})
+        if not isinstance(nested, dict):
+            raise ConfigError(f"--set {key}: expected {part!r} to be a table, was {nested!r}")
+        table = nested
+    table[parts[-1]] = value
 
 
 def config_id(config: Config) -> str:

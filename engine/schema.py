@@ -6,6 +6,7 @@ resolved against the directory of that file (see :func:`load_app_config`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -179,9 +180,9 @@ class LoadedConfig:
         return self.resolve(self.config.data.path)
 
 
-def load_app_config(path: str | Path) -> LoadedConfig:
-    """Load and validate an application config file."""
+def load_app_config(path: str | Path, overrides: Sequence[str] = ()) -> LoadedConfig:
+    """Load and validate an application config file, with ``key=value`` overrides."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    return LoadedConfig(load_toml(path, AppConfig), path.resolve())
+    return LoadedConfig(load_toml(path, AppConfig, overrides), path.resolve())

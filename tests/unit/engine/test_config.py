@@ -124,3 +124,32 @@ def test_instrument_session_open_validated():
     with pytest.raises(msgspec.ValidationError, match="HH:MM"):
         msgspec.convert({"symbol": "X", "asset_class": "fx", "tick_size": 1, "point_value": 1,
                          "session_open": "25:00"}, Instrument)
+
+
+def test_overrides_apply_on_top_of_the_file_and_change_the_config_id(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\npath = "d.csv"\nchunk_rows = 10\n')
+    plain = load_app_config(cfg).config
+    changed = load_app_config(cfg, ["data.chunk_rows=20", "timeframes.slow=1h",
+                                    "data.timezone=America/Chicago"]).config
+    assert changed.data.chunk_rows == 20
+    assert changed.timeframes.slow == "1h"
+    assert changed.data.timezone == "America/Chicago"
+    assert config_id(plain) != config_id(changed)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.chunk_rows=abc", "key 'data.chunk_rows': Expected `int`, got `str`"),
+        ("data.chunk_row=5", "key 'data.chunk_row': unknown key; did you mean 'chunk_rows'?"),
+        ("nonsense", "--set: expected KEY=VALUE"),
+        ("data.path.x=1", "--set data.path.x: expected 'path' to be a table"),
+    ],
+)
+def test_bad_override_is_named(tmp_path, override, message):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\npath = "d.csv"\n')
+    with pytest.raises(ConfigError) as info:
+        load_app_config(cfg, [override])
+    assert message in str(info.value)
