@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.bars import BarAggregator, BarAggregatorConfig
 from engine.bus import Bus
@@ -151,3 +153,32 @@ def test_out_of_order_chunks_are_refused(bad_order):
     chunks = list(es_chunks(1000))
     with pytest.raises(Exception, match="expected"):
         driver.run([chunks[1], chunks[0]])
+
+
+@settings(max_examples=20)
+@given(k=st.integers(0, 2262), chunk_rows=st.sampled_from([16, 64, 500, 5000]),
+       seed=st.integers(0, 2**32 - 1))
+def test_changing_future_bars_never_changes_what_was_published_before(k, chunk_rows, seed):
+    """No look-ahead: everything published up to row k's close is the same whatever the
+    rows after k say, at any chunk size (chunks hold future rows; nothing may leak)."""
+    chunks = list(es_chunks(5000))
+    base = chunks[0]
+    rng = np.random.default_rng(seed)
+    n_future = base.rows - k - 1
+    new_open = base.open[k + 1:] + 0.25 * rng.integers(-40, 40, n_future)
+    new_close = base.close[k + 1:] + 0.25 * rng.integers(-40, 40, n_future)
+    future = BarChunk(base.ts_open[k + 1:], base.ts_close[k + 1:], new_open,
+                      np.maximum(new_open, new_close) + 1.0, np.minimum(new_open, new_close) - 1.0,
+                      new_close, rng.uniform(0, 1000, n_future))
+    altered = BarChunk(*(np.concatenate([a[:k + 1], b]) for a, b in zip(base, future,
+                                                                       strict=True)))
+    cutoff = int(base.ts_close[k])
+    published = []
+    for stream in (base, altered):
+        driver, bus = make_driver()
+        seen = collect(bus)
+        driver.run(BarChunk(*(c[s:s + chunk_rows] for c in stream))
+                   for s in range(0, stream.rows, chunk_rows))
+        published.append([e for e in seen if e.ts_event <= cutoff])
+    assert published[0] == published[1]
+    assert published[0][-1].ts_event == cutoff

@@ -214,3 +214,4 @@ def test_tick_events_equal_tick_chunks(chunk, timeframe):
         size=float(chunk.size[i])))]
     assert [(b.ts_open, b.ts_event, b.open, b.high, b.low, b.close, b.volume)
             for b in out] == rows(batch)
+
