@@ -64,10 +64,16 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
 
 def _identity(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
+
+
+def _stderr_logger(*_: object) -> structlog.PrintLogger:
+    # Resolve sys.stderr at use, not at configuration: a redirected or replaced stderr (pytest
+    # capture, a daemon reopening its log) keeps receiving the lines.
+    return structlog.PrintLogger(sys.stderr)
