@@ -19,32 +19,25 @@ from engine.replay_driver import ReplayDriver, ReplayStats
 from engine.schema import AppConfig
 from replay.data import RejectLog, read_market_data
 
-__all__ = ["ReplayPipeline", "build_replay_pipeline"]
+__all__ = ["ReplayPipeline", "build_aggregator", "build_replay_pipeline", "input_timeframe"]
 
 
 class ReplayPipeline:
     """The wired replay: ``bus``, ``clock``, ``aggregators``, ``driver``, ``rejects``."""
 
     def __init__(self, config: AppConfig, data_path: Path, rejects_path: Path | None) -> None:
-        spec = config.instrument_spec
-        input_tf = config.data.bar_interval if config.data.kind == "bars" else None
+        input_tf = input_timeframe(config)
         self.config = config
         self.data_path = data_path
         self.bus = Bus()
         self.clock = TestClock()
         self.aggregators = [
-            BarAggregator(BarAggregatorConfig(
-                instrument=spec.symbol,
-                timeframe=timeframe,
-                input_timeframe=input_tf,
-                session_open=spec.session_open,
-                session_timezone=spec.session_timezone,
-            ))
+            build_aggregator(config, timeframe)
             for timeframe in _distinct(config.timeframes.fast, config.timeframes.slow, input_tf)
         ]
         self.rejects = RejectLog(rejects_path)
         self.driver = ReplayDriver(
-            self.bus, self.clock, spec.symbol, input_tf, self.aggregators,
+            self.bus, self.clock, config.instrument_spec.symbol, input_tf, self.aggregators,
             publish_input=config.timeframes.publish_input,
         )
 
@@ -58,6 +51,23 @@ class ReplayPipeline:
             return self.driver.run(self.chunks(), flush=flush)
         finally:
             self.rejects.close()
+
+
+def input_timeframe(config: AppConfig) -> str | None:
+    """Label of the input bars, or ``None`` when the input is ticks."""
+    return config.data.bar_interval if config.data.kind == "bars" else None
+
+
+def build_aggregator(config: AppConfig, timeframe: str) -> BarAggregator:
+    """An aggregator from the configured input to ``timeframe`` on the instrument's session."""
+    spec = config.instrument_spec
+    return BarAggregator(BarAggregatorConfig(
+        instrument=spec.symbol,
+        timeframe=timeframe,
+        input_timeframe=input_timeframe(config),
+        session_open=spec.session_open,
+        session_timezone=spec.session_timezone,
+    ))
 
 
 def build_replay_pipeline(

@@ -171,9 +171,8 @@ class ReplayDriver:
         ts_list = ts[order].tolist()
         ts_open = np.concatenate([b.ts_open for b in blocks])[order].tolist()
         source = np.concatenate([b.source for b in blocks])[order].tolist()
-        columns = [
-            np.concatenate([_five(b)[i] for b in blocks])[order].tolist() for i in range(5)
-        ]
+        padded = [_five(b) for b in blocks]
+        columns = [np.concatenate([p[i] for p in padded])[order].tolist() for i in range(5)]
         labels = [self._input_timeframe or "", *(a.timeframe for a in self._aggregators)]
         counts = [0] * len(labels)
         instrument = self._instrument

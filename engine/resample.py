@@ -14,8 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.bars import AggregatedBars, BarAggregator, BarAggregatorConfig
+from components.bars import AggregatedBars
 from engine.errors import EngineError
+from engine.pipeline import build_aggregator, input_timeframe
 from engine.schema import AppConfig
 from engine.timeframes import parse_timeframe
 from replay.data import RejectLog, read_market_data
@@ -36,17 +37,14 @@ def resample_file(
     Returns a one-line summary. The last, incomplete bar is written only with
     ``include_partial``, and its ``complete`` column is false.
     """
-    spec = config.instrument_spec
-    input_tf = config.data.bar_interval if config.data.kind == "bars" else None
+    input_tf = input_timeframe(config)
     if input_tf is not None and parse_timeframe(timeframe) % parse_timeframe(input_tf):
         raise EngineError(f"--to: expected a multiple of data.bar_interval ({input_tf}), "
                           f"was {timeframe}")
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise EngineError(f"--output: expected a .csv or .parquet file, was {output}")
-    aggregator = BarAggregator(BarAggregatorConfig(
-        instrument=spec.symbol, timeframe=timeframe, input_timeframe=input_tf,
-        session_open=spec.session_open, session_timezone=spec.session_timezone))
+    aggregator = build_aggregator(config, timeframe)
     output.parent.mkdir(parents=True, exist_ok=True)
     with RejectLog(out_dir / "rejects.csv") as rejects, _BarSink(output) as sink:
         for chunk in read_market_data(data_path, config.data, rejects):
