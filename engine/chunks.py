@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BarChunk", "TickChunk"]
+__all__ = ["BarChunk", "IntentChunk", "TickChunk"]
 
 
 class BarChunk(NamedTuple):
@@ -42,3 +42,29 @@ class TickChunk(NamedTuple):
     def rows(self) -> int:
         """Number of ticks in the chunk."""
         return int(self.ts.shape[0])
+
+
+class IntentChunk(NamedTuple):
+    """Order intents decided over a chunk of bars, for the broker's batch path.
+
+    Rows are sorted by ``bar`` (the position in the chunk of the bar at whose close the order
+    was decided). ``ints`` columns: order_id, action (0 buy, 1 sell, 2 close), type (0 market,
+    1 limit, 2 stop), quantity, time_stop_bars (-1 = broker default), expire_bars, tag id.
+    ``floats`` columns: price, stop_price, target_price (``nan`` when absent), stop_points,
+    target_points (0 when absent).
+    """
+
+    bar: np.ndarray
+    ints: np.ndarray
+    floats: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        """Number of intents."""
+        return int(self.bar.shape[0])
+
+    @staticmethod
+    def empty() -> IntentChunk:
+        """No intents."""
+        return IntentChunk(np.zeros(0, np.int64), np.zeros((0, 7), np.int64),
+                           np.zeros((0, 5), np.float64))

@@ -13,7 +13,7 @@ Later layers add their events here, to the union, so a single decoder reads ever
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import msgspec
 
@@ -22,8 +22,12 @@ __all__ = [
     "Bar",
     "Event",
     "EVENT_TYPES",
+    "Fill",
     "Heartbeat",
+    "OrderIntent",
+    "OrderRejected",
     "Tick",
+    "TradeClosed",
     "decode",
     "decode_many",
     "encode",
@@ -70,9 +74,104 @@ class Heartbeat(Event, frozen=True, kw_only=True, tag=True, gc=False):
     sequence: int
 
 
-AnyEvent: TypeAlias = Bar | Tick | Heartbeat
+class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """A strategy's order, decided at a bar close; the broker executes it from the next bar.
 
-EVENT_TYPES: tuple[type[Event], ...] = (Bar, Tick, Heartbeat)
+    ``action`` is ``buy``, ``sell`` or ``close`` (flatten the open position, any size).
+    ``order_type`` ``market`` fills at the next bar's open (plus slippage); ``limit`` and
+    ``stop`` use ``price`` as the limit or trigger level. A bracket is attached by giving a stop
+    and/or a target, either as absolute prices (``stop_price``, ``target_price``) or as
+    distances in points from the entry fill (``stop_points``, ``target_points``); stop and
+    target are one-cancels-other. ``time_stop_bars`` overrides the broker's default time stop
+    (0 disables it); ``expire_bars`` cancels an unfilled limit/stop order after that many bars
+    (0 = good until cancelled). ``tag`` is carried to the trade list (a setup or pattern name).
+    """
+
+    instrument: str
+    strategy: str
+    order_id: int
+    action: Literal["buy", "sell", "close"]
+    order_type: Literal["market", "limit", "stop"] = "market"
+    quantity: int = 0
+    price: float | None = None
+    stop_price: float | None = None
+    target_price: float | None = None
+    stop_points: float | None = None
+    target_points: float | None = None
+    time_stop_bars: int | None = None
+    expire_bars: int = 0
+    tag: str = ""
+
+
+class Fill(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """An execution by the simulated broker.
+
+    ``ts_fill`` is when it happened: the bar's open for fills at the open, the bar's close for
+    fills inside the bar (the earliest moment the engine can know of them). ``ts_event`` is the
+    close of the bar in which the broker processed it. ``side`` is +1 (buy) or -1 (sell).
+    ``slippage_usd`` is the cost of the fill price against the price without slippage.
+    """
+
+    instrument: str
+    strategy: str
+    order_id: int
+    ts_fill: int
+    side: int
+    quantity: int
+    price: float
+    reason: Literal["entry", "exit", "stop", "target", "time_stop", "session_end", "close"]
+    commission_usd: float
+    slippage_usd: float
+    position_after: int
+
+
+class TradeClosed(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """A closed (part of a) position: one row of the trade list.
+
+    P&L is per the closed ``quantity``: ``pnl_points`` per contract, ``gross_pnl_usd`` before
+    costs, ``pnl_usd`` after the commissions of both sides. ``r_multiple`` is ``pnl_usd`` over
+    the initial risk (entry price to stop level, times quantity and point value) and ``None``
+    when the position had no stop. ``mae_points``/``mfe_points`` are the worst and best excursion per contract
+    while the position was open (negative and positive numbers).
+    """
+
+    instrument: str
+    strategy: str
+    trade_id: int
+    order_id: int
+    direction: Literal["long", "short"]
+    quantity: int
+    ts_entry: int
+    entry_price: float
+    ts_exit: int
+    exit_price: float
+    exit_reason: Literal["exit", "stop", "target", "time_stop", "session_end", "close"]
+    pnl_points: float
+    gross_pnl_usd: float
+    commission_usd: float
+    slippage_usd: float
+    pnl_usd: float
+    r_multiple: float | None
+    bars_held: int
+    mae_points: float
+    mfe_points: float
+    tag: str = ""
+
+
+class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """An order the broker refused or cancelled, with the reason (a business outcome)."""
+
+    instrument: str
+    strategy: str
+    order_id: int
+    reason: str
+
+
+AnyEvent: TypeAlias = Bar | Tick | Heartbeat | OrderIntent | Fill | TradeClosed | OrderRejected
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Bar, Tick, Heartbeat, OrderIntent, Fill, TradeClosed, OrderRejected,
+)
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)

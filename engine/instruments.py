@@ -31,6 +31,9 @@ class Instrument(Config, frozen=True):
         100000, one BTC or one share: 1).
     session_open, session_timezone
         Local wall-clock time at which the trading day starts; bar buckets are aligned to it.
+    session_close
+        Local wall-clock time at which the trading day ends (``None`` for markets that trade
+        around the clock); used by the broker's optional flat-at-session-end rule.
     """
 
     symbol: str
@@ -40,16 +43,23 @@ class Instrument(Config, frozen=True):
     currency: str = "USD"
     session_open: str = "00:00"
     session_timezone: str = "UTC"
+    session_close: str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
-        hours, sep, minutes = self.session_open.partition(":")
-        valid = sep and hours.isdigit() and minutes.isdigit()
-        if not valid or not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-            raise ValueError(f"session_open: expected 'HH:MM', was {self.session_open!r}")
+        _check_hhmm("session_open", self.session_open)
+        if self.session_close is not None:
+            _check_hhmm("session_close", self.session_close)
 
 
-_CME = {"session_open": "17:00", "session_timezone": "America/Chicago"}
+def _check_hhmm(key: str, value: str) -> None:
+    hours, sep, minutes = value.partition(":")
+    valid = sep and hours.isdigit() and minutes.isdigit()
+    if not valid or not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+        raise ValueError(f"{key}: expected 'HH:MM', was {value!r}")
+
+
+_CME = {"session_open": "17:00", "session_close": "16:00", "session_timezone": "America/Chicago"}
 
 BUILTIN_INSTRUMENTS: dict[str, Instrument] = {
     "ES": Instrument(symbol="ES", asset_class="future", tick_size=0.25, point_value=50.0,
@@ -61,17 +71,18 @@ BUILTIN_INSTRUMENTS: dict[str, Instrument] = {
     "MNQ": Instrument(symbol="MNQ", asset_class="future", tick_size=0.25, point_value=2.0,
                       description="CME Micro E-mini Nasdaq-100", **_CME),
     "EURUSD": Instrument(symbol="EURUSD", asset_class="fx", tick_size=0.00001,
-                         point_value=100_000.0, session_open="17:00",
+                         point_value=100_000.0, session_open="17:00", session_close="17:00",
                          session_timezone="America/New_York",
                          description="EUR/USD spot, one standard lot per unit"),
     "BTCUSD": Instrument(symbol="BTCUSD", asset_class="crypto", tick_size=0.01, point_value=1.0,
                          description="BTC/USD spot, one coin per unit"),
     "EQUITY": Instrument(symbol="EQUITY", asset_class="equity", tick_size=0.01, point_value=1.0,
-                         session_open="09:30", session_timezone="America/New_York",
+                         session_open="09:30", session_close="16:00",
+                         session_timezone="America/New_York",
                          description="Generic US equity, one share per unit"),
     "FX": Instrument(symbol="FX", asset_class="fx", tick_size=0.00001, point_value=100_000.0,
-                     session_open="17:00", session_timezone="America/New_York",
-                     description="Generic FX pair quoted to 5 decimals, one standard lot"),
+                     session_open="17:00", session_close="17:00",
+                     session_timezone="America/New_York", description="Generic FX pair quoted to 5 decimals, one standard lot"),
     "CRYPTO": Instrument(symbol="CRYPTO", asset_class="crypto", tick_size=0.01, point_value=1.0,
                          description="Generic crypto pair, one coin per unit"),
 }

@@ -15,6 +15,7 @@ from components.bars import BarAggregator, BarAggregatorConfig
 from engine.bus import Bus
 from engine.chunks import BarChunk, TickChunk
 from engine.clock import TestClock
+from engine.errors import EngineError
 from engine.replay_driver import ReplayDriver, ReplayStats
 from engine.schema import AppConfig
 from replay.data import RejectLog, read_market_data
@@ -25,7 +26,8 @@ __all__ = ["ReplayPipeline", "build_aggregator", "build_replay_pipeline", "input
 class ReplayPipeline:
     """The wired replay: ``bus``, ``clock``, ``aggregators``, ``driver``, ``rejects``."""
 
-    def __init__(self, config: AppConfig, data_path: Path, rejects_path: Path | None) -> None:
+    def __init__(self, config: AppConfig, data_path: Path | None,
+                 rejects_path: Path | None) -> None:
         input_tf = input_timeframe(config)
         self.config = config
         self.data_path = data_path
@@ -43,6 +45,8 @@ class ReplayPipeline:
 
     def chunks(self) -> Iterator[BarChunk | TickChunk]:
         """Stream validated chunks of the configured data file."""
+        if self.data_path is None:
+            raise EngineError("ReplayPipeline.chunks: expected a data file, none was given")
         return read_market_data(self.data_path, self.config.data, self.rejects)
 
     def run(self, flush: bool = False) -> ReplayStats:

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
 from engine.errors import ConfigError
 from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
 from engine.timeframes import parse_timeframe
+from strategies.sma_cross.config import SmaCrossConfig
 
 __all__ = [
     "AppConfig",
@@ -22,6 +24,7 @@ __all__ = [
     "LoadedConfig",
     "LoggingConfig",
     "OutputConfig",
+    "StrategiesConfig",
     "TimeframesConfig",
     "ValidationConfig",
     "load_app_config",
@@ -130,6 +133,12 @@ class OutputConfig(Config, frozen=True):
     dir: str = "runs"
 
 
+class StrategiesConfig(Config, frozen=True):
+    """Each strategy's own settings; ``backtest.strategy`` picks the one that runs."""
+
+    sma_cross: SmaCrossConfig = SmaCrossConfig()
+
+
 class AppConfig(Config, frozen=True):
     """Root configuration of every command."""
 
@@ -141,6 +150,8 @@ class AppConfig(Config, frozen=True):
     timeframes: TimeframesConfig = TimeframesConfig()
     logging: LoggingConfig = LoggingConfig()
     output: OutputConfig = OutputConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    strategies: StrategiesConfig = StrategiesConfig()
 
     def __post_init__(self) -> None:
         if self.instrument not in self.instruments and self.instrument not in BUILTIN_INSTRUMENTS:
@@ -153,11 +164,27 @@ class AppConfig(Config, frozen=True):
                 f"timeframes.fast: expected a multiple of data.bar_interval "
                 f"({self.data.bar_interval}), was {self.timeframes.fast}"
             )
+        execution = self.backtest.broker.execution_timeframe
+        if execution is not None:
+            if self.data.kind == "bars" and parse_timeframe(execution) % interval:
+                raise ValueError(
+                    f"backtest.broker.execution_timeframe: expected a multiple of "
+                    f"data.bar_interval ({self.data.bar_interval}), was {execution}")
+            if fast % parse_timeframe(execution):
+                raise ValueError(
+                    f"backtest.broker.execution_timeframe: expected a divisor of "
+                    f"timeframes.fast ({self.timeframes.fast}), was {execution}")
+        if self.backtest.strategy not in STRATEGY_NAMES:
+            raise ValueError(f"backtest.strategy: expected one of {list(STRATEGY_NAMES)}, "
+                             f"was {self.backtest.strategy!r}")
 
     @property
     def instrument_spec(self) -> Instrument:
         """The selected instrument (config table first, then built-ins)."""
         return self.instruments.get(self.instrument) or BUILTIN_INSTRUMENTS[self.instrument]
+
+
+STRATEGY_NAMES = tuple(StrategiesConfig.__struct_fields__)
 
 
 class LoadedConfig:

@@ -1,6 +1,6 @@
 """Imports point downward only (STYLE 3.1): kernels < components < wiring.
 
-- Kernels (``components/**/kernels.py``) import numpy, numba and other kernels only.
+- Kernels (``components|strategies|replay/**/kernels.py``) import numpy, numba and other kernels only.
 - Components (``components/``, ``strategies/``) may import the engine's foundation modules
   (events, config, errors, chunks, ...), never the bus, clocks, drivers, I/O or the CLI, and
   never ``replay``.
@@ -14,10 +14,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timeframes",
-              "engine.instruments", "engine.component", "engine.chunks", "engine.schema"}
+              "engine.instruments", "engine.component", "engine.chunks", "engine.schema",
+              "engine.backtest_config"}
 WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
-          "engine.resample"}
+          "engine.resample", "engine.backtest"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -43,7 +44,8 @@ def test_components_import_no_wiring(path):
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "components").rglob("kernels.py")),
+@pytest.mark.parametrize("path", sorted(p for pkg in ("components", "strategies", "replay")
+                                         for p in (ROOT / pkg).rglob("kernels.py")),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_kernels_are_pure(path):
     allowed = ("numpy", "numba", "math", "__future__", "typing")
