@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/algospace data inspect --config $(CONFIG)
+	$(BIN)/algospace backtest --config $(CONFIG)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

@@ -31,8 +31,8 @@ from engine.schema import AppConfig
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
 from strategies.sma_cross import SmaCross
 
-__all__ = ["BacktestRun", "BatchStrategy", "Path_", "Strategy", "build_brokers", "build_strategy", "execution_timeframe",
-           "run_backtest"]
+__all__ = ["BacktestRun", "BatchStrategy", "Path_", "Strategy", "build_brokers", "build_strategy",
+           "execution_timeframe", "run_backtest"]
 
 log = structlog.get_logger(__name__)
 

@@ -32,12 +32,15 @@ class CostsConfig(Config, frozen=True):
 
     Slippage applies to market fills, stop fills and fills at the open; limit and target fills
     are at their price. It never moves a fill outside the bar's high-low range.
+    ``commission_bps`` charges basis points of the traded notional (price x quantity x point
+    value) per side on top of the per-contract fees, the way crypto and FX venues charge.
     """
 
     slippage_ticks: NonNegativeFloat = 1.0
     commission_per_contract: NonNegativeFloat = 2.25
     exchange_fee_per_contract: NonNegativeFloat = 0.0
     nfa_fee_per_contract: NonNegativeFloat = 0.0
+    commission_bps: NonNegativeFloat = 0.0
 
     @property
     def fee_per_contract(self) -> float:

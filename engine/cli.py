@@ -28,14 +28,13 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIG = "config/btcusd_1h.toml"
 _PENDING = {
-    "backtest": "issue 3 (backtesting)",
     "train": "issue 7 (RDE training)",
     "live": "issue 10 (live signal daemon)",
     "feed": "issue 10 (live signal daemon)",
-    "report": "issue 3 (backtesting)",
 }
 EXIT_ERROR = 1
 EXIT_UNAVAILABLE = 2
+EXIT_TARGETS_FAILED = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also write the last, incomplete bar")
     resample.set_defaults(handler=_data_resample)
 
+    backtest = commands.add_parser(
+        "backtest", help="backtest a strategy on the configured data: summary, targets, report")
+    _common_options(backtest)
+    backtest.add_argument("--strategy", metavar="NAME",
+                          help="strategy to run (default: backtest.strategy of the config)")
+    backtest.add_argument("--path", choices=("bus", "batch"), default="bus",
+                          help="bus: every bar through the event bus (default); batch: the "
+                          "same kernels over chunks (strategies with a batch form)")
+    backtest.add_argument("--strict", action="store_true",
+                          help=f"exit with status {EXIT_TARGETS_FAILED} when a target fails")
+    backtest.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                          help="progress bar (default: only on a terminal)")
+    backtest.set_defaults(handler=_backtest)
+
+    report = commands.add_parser(
+        "report", help="print the summary of a finished backtest run directory")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a directory written by 'algospace backtest'")
+    report.set_defaults(handler=_report)
+
     for name, issue in _PENDING.items():
         pending = commands.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(name, issue))
@@ -107,7 +126,10 @@ def _pending(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
 
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, Path]:
     path = args.config or _default_config()
-    loaded = load_app_config(path, args.overrides)
+    overrides = list(args.overrides)
+    if getattr(args, "strategy", None):
+        overrides.append(f"backtest.strategy={args.strategy}")
+    loaded = load_app_config(path, overrides)
     cfg = loaded.config
     configure_logging(cfg.logging.json, cfg.logging.level)
     data_path = args.data.resolve() if args.data else loaded.data_path
@@ -165,6 +187,40 @@ def _data_resample(args: argparse.Namespace) -> int:
                             include_partial=args.include_partial)
     print(summary)
     print(f"run directory: {out_dir}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from engine.backtest_report import backtest_file
+    from replay.report import format_summary
+
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    manifest = build_manifest(f"backtest {cfg.backtest.strategy} ({args.path})", cfg,
+                              [data_path], seeds={"seed": cfg.seed})
+    out_dir = _run_dir(args, cfg, manifest.run_id)
+    write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
+    outcome = backtest_file(cfg, data_path, out_dir, path=args.path, progress=args.progress)
+    print(format_summary(outcome.data))
+    print(f"run directory: {out_dir}")
+    if "html" in outcome.files:
+        print(f"report:        {outcome.files['html']}")
+    if args.strict and not outcome.targets_met:
+        failed = [t.name for t in outcome.data.targets if not t.passed]
+        print(f"algospace backtest: targets failed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_TARGETS_FAILED
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from replay.report import format_summary, read_summary
+
+    summary = args.run_dir / "summary.json"
+    if not summary.is_file():
+        raise EngineError(f"{args.run_dir}: expected a backtest run directory with "
+                          "summary.json, found none")
+    print(format_summary(read_summary(summary)))
     return 0
 
 

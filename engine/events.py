@@ -131,8 +131,8 @@ class TradeClosed(Event, frozen=True, kw_only=True, tag=True, gc=False):
     P&L is per the closed ``quantity``: ``pnl_points`` per contract, ``gross_pnl_usd`` before
     costs, ``pnl_usd`` after the commissions of both sides. ``r_multiple`` is ``pnl_usd`` over
     the initial risk (entry price to stop level, times quantity and point value) and ``None``
-    when the position had no stop. ``mae_points``/``mfe_points`` are the worst and best excursion per contract
-    while the position was open (negative and positive numbers).
+    when the position had no stop. ``mae_points``/``mfe_points`` are the worst and best
+    excursion per contract while the position was open (negative and positive numbers).
     """
 
     instrument: str

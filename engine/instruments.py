@@ -82,7 +82,8 @@ BUILTIN_INSTRUMENTS: dict[str, Instrument] = {
                          description="Generic US equity, one share per unit"),
     "FX": Instrument(symbol="FX", asset_class="fx", tick_size=0.00001, point_value=100_000.0,
                      session_open="17:00", session_close="17:00",
-                     session_timezone="America/New_York", description="Generic FX pair quoted to 5 decimals, one standard lot"),
+                     session_timezone="America/New_York",
+                     description="Generic FX pair quoted to 5 decimals, one standard lot"),
     "CRYPTO": Instrument(symbol="CRYPTO", asset_class="crypto", tick_size=0.01, point_value=1.0,
                          description="Generic crypto pair, one coin per unit"),
 }

@@ -116,7 +116,7 @@ class SimulatedBroker:
         self._init_args = (config.broker.initial_cash, spec.tick_size, spec.point_value,
                            config.costs.slippage_ticks, config.costs.fee_per_contract,
                            intrabar == "optimistic", config.broker.time_stop_bars,
-                           config.broker.max_position)
+                           config.broker.max_position, config.costs.commission_bps)
         self._closes = (SessionCloses(spec.session_close, spec.session_timezone)
                         if config.broker.flat_at_session_end and spec.session_close else None)
         self.reset()

@@ -19,6 +19,8 @@ Execution rules, in the order applied to each bar (prices in the instrument's po
    slippage; a ``limit`` fills at the open if the open is through it, else at its price when
    the range reaches it (no slippage); a ``stop`` fills at the open if the open is through it,
    else at its price when the range reaches it, plus slippage. Expired orders are cancelled.
+   All fills at the open come first, then the fills inside the range (each pass in submission
+   order), so no order fills at the open against a position opened later in the bar.
 3. Stop and target of the open position inside the bar. When both are inside the range the
    intrabar rule decides (pessimistic: stop first; optimistic: target first) and the bar is
    counted as ambiguous. On the bar of an intrabar entry only the level the rule favours
@@ -30,8 +32,9 @@ Execution rules, in the order applied to each bar (prices in the instrument's po
 
 Slippage is ``slippage_ticks * tick_size`` against the trader, clamped so that no fill lies
 outside the bar's high-low range. Fees (commission + exchange + NFA, per contract per side) are
-charged to cash on every fill. Cash accrues realised P&L and fees (futures-style variation
-margin; no contract value is exchanged).
+charged to cash on every fill, plus ``fee_bps`` of the traded notional (crypto and FX venues
+charge a share of the notional instead of a fixed fee). Cash accrues realised P&L and fees
+(futures-style variation margin; no contract value is exchanged).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ F_SLIP_TICKS = 14
 F_FEE = 15
 F_OPTIMISTIC = 16
 F_INITIAL = 17
+F_FEE_BPS = 18
 F_ORDERS = 24  # order table: MAX_ORDERS rows of OF_N floats
 OF_PRICE = 0
 OF_STOP = 1
@@ -178,7 +182,8 @@ M_CASH = 2
 
 def broker_init_state(initial_cash: float, tick_size: float, point_value: float,
                       slippage_ticks: float, fee_per_contract: float, optimistic: bool,
-                      time_stop_bars: int, max_position: int) -> tuple[Floats, Ints]:
+                      time_stop_bars: int, max_position: int,
+                      fee_bps: float = 0.0) -> tuple[Floats, Ints]:
     """Return fresh ``(fstate, istate)``: flat, ``initial_cash``, no pending orders."""
     fstate = np.zeros(F_N, dtype=np.float64)
     istate = np.zeros(I_N, dtype=np.int64)
@@ -191,6 +196,7 @@ def broker_init_state(initial_cash: float, tick_size: float, point_value: float,
     fstate[F_POINT_VALUE] = point_value
     fstate[F_SLIP_TICKS] = slippage_ticks
     fstate[F_FEE] = fee_per_contract
+    fstate[F_FEE_BPS] = fee_bps
     fstate[F_OPTIMISTIC] = 1.0 if optimistic else 0.0
     istate[I_BAR] = -1
     istate[I_INTRABAR_ENTRY] = -1
@@ -214,10 +220,10 @@ def _round_tick(x: float, tick: float, direction: int) -> float:
 @njit(cache=True)
 def _slipped(fstate: Floats, price: float, side: int, low: float, high: float) -> float:
     """``price`` moved ``slippage_ticks`` against a fill on ``side``, kept inside the bar."""
-    ticks = fstate[F_SLIP_TICKS]
+    ticks = float(fstate[F_SLIP_TICKS])
     if ticks == 0.0:
         return price
-    out = price + side * ticks * fstate[F_TICK]
+    out = price + side * ticks * float(fstate[F_TICK])
     if ticks != math.floor(ticks):
         out = _round_tick(out, fstate[F_TICK], side)
     return min(max(out, low), high)
@@ -298,7 +304,7 @@ def _fill(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, order_id: in
           time_stop: int) -> None:
     """Execute ``qty`` contracts on ``side`` at ``price``: fees, slippage, position, trades."""
     pv = fstate[F_POINT_VALUE]
-    fee = qty * fstate[F_FEE]
+    fee = qty * fstate[F_FEE] + abs(price) * qty * pv * fstate[F_FEE_BPS] * 1e-4
     slip_usd = abs(price - ref_price) * qty * pv
     fstate[F_CASH] -= fee
     fstate[F_FEES] += fee
@@ -383,8 +389,12 @@ def _remove_order(fstate: Floats, istate: Ints, row: int) -> None:
 
 @njit(cache=True)
 def _try_order(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, row: int,
-               ts_open: int, ts_close: int, o: float, h: float, lo: float) -> bool:
-    """Fill the pending order in ``row`` if this bar reaches it; True when it is done."""
+               ts_open: int, ts_close: int, o: float, h: float, lo: float,
+               inside: bool) -> bool:
+    """Fill the pending order in ``row`` if this bar reaches it; True when it is done.
+
+    ``inside`` False: only fills at the open; True: only fills inside the bar's range.
+    """
     ib = I_ORDERS + row * OI_N
     fb = F_ORDERS + row * OF_N
     order_id = istate[ib + OI_ID]
@@ -407,7 +417,7 @@ def _try_order(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, row: in
     elif kind == TYPE_LIMIT:
         if (side > 0 and o <= level) or (side < 0 and o >= level):
             ref = o
-        elif (side > 0 and lo <= level) or (side < 0 and h >= level):
+        elif inside and ((side > 0 and lo <= level) or (side < 0 and h >= level)):
             ref = level
             at_open = False
         else:
@@ -415,7 +425,7 @@ def _try_order(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, row: in
     else:
         if (side > 0 and o >= level) or (side < 0 and o <= level):
             ref = o
-        elif (side > 0 and h >= level) or (side < 0 and lo <= level):
+        elif inside and ((side > 0 and h >= level) or (side < 0 and lo <= level)):
             ref = level
             at_open = False
         else:
@@ -499,17 +509,19 @@ def broker_bar_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, mark
         elif istate[I_TIME_STOP] > 0 and bar - istate[I_ENTRY_BAR] >= istate[I_TIME_STOP]:
             _exit_all(fstate, istate, out_f, out_i, _slipped(fstate, o, side, lo, h), o, ts_open,
                       R_TIME_STOP)
-    row = 0
-    while row < istate[I_N_ORDERS]:
-        ib = I_ORDERS + row * OI_N
-        expire = istate[ib + OI_EXPIRE]
-        if expire > 0 and bar - istate[ib + OI_SUBMIT_BAR] > expire:
-            _reject(istate, out_i, istate[ib + OI_ID], X_EXPIRED)
-            _remove_order(fstate, istate, row)
-        elif _try_order(fstate, istate, out_f, out_i, row, ts_open, ts_close, o, h, lo):
-            _remove_order(fstate, istate, row)
-        else:
-            row += 1
+    for inside in (False, True):  # fills at the open precede fills inside the bar
+        row = 0
+        while row < istate[I_N_ORDERS]:
+            ib = I_ORDERS + row * OI_N
+            expire = istate[ib + OI_EXPIRE]
+            if expire > 0 and bar - istate[ib + OI_SUBMIT_BAR] > expire:
+                _reject(istate, out_i, istate[ib + OI_ID], X_EXPIRED)
+                _remove_order(fstate, istate, row)
+            elif _try_order(fstate, istate, out_f, out_i, row, ts_open, ts_close, o, h, lo,
+                            inside):
+                _remove_order(fstate, istate, row)
+            else:
+                row += 1
     _brackets(fstate, istate, out_f, out_i, ts_close, h, lo)
     pos = istate[I_POS]
     if session_end:

@@ -1,6 +1,6 @@
 """Imports point downward only (STYLE 3.1): kernels < components < wiring.
 
-- Kernels (``components|strategies|replay/**/kernels.py``) import numpy, numba and other kernels only.
+- Kernels (``kernels.py`` in components, strategies, replay) import numpy, numba and kernels.
 - Components (``components/``, ``strategies/``) may import the engine's foundation modules
   (events, config, errors, chunks, ...), never the bus, clocks, drivers, I/O or the CLI, and
   never ``replay``.
@@ -18,7 +18,8 @@ FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timefra
               "engine.backtest_config"}
 WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
-          "engine.resample", "engine.backtest"}
+          "engine.resample", "engine.backtest", "engine.backtest_report",
+          "engine.progress"}
 
 
 def imports_of(path: Path) -> set[str]:

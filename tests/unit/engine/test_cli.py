@@ -14,7 +14,7 @@ def test_help_lists_every_subcommand(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("name", ["backtest", "train", "live", "feed", "report"])
+@pytest.mark.parametrize("name", ["train", "live", "feed"])
 def test_pending_subcommands_exit_2_with_a_clear_message(name, capsys):
     assert main([name, "--anything"]) == 2
     assert "not available yet" in capsys.readouterr().err

@@ -1,0 +1,203 @@
+"""A backtest of a data file, end to end: replay, metrics, targets, report (wiring layer).
+
+:func:`backtest_file` streams the configured data through :func:`engine.backtest.run_backtest`,
+feeds the equity marks of the run and of its intrabar bound into two
+:class:`~replay.metrics.EquityAccumulator` s chunk by chunk, then computes the metrics, checks
+the targets and writes the report files. Nothing in the summary depends on wall-clock time or
+paths, so the same config, data and seed give byte-identical ``summary.json`` and trade files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from engine.backtest import BacktestRun, Path_, execution_timeframe, run_backtest
+from engine.chunks import BarChunk, TickChunk
+from engine.config import config_id
+from engine.events import TradeClosed
+from engine.pipeline import build_replay_pipeline
+from engine.progress import Progress, estimate_rows
+from engine.schema import AppConfig
+from replay.broker import Marks
+from replay.metrics import (
+    EquityAccumulator,
+    Metrics,
+    compute_metrics,
+    days_per_year_for,
+    evaluate_targets,
+    trading_day,
+)
+from replay.report import CostTotals, EquityCurve, ReportData, write_report
+
+__all__ = ["BacktestOutcome", "backtest_file", "fill_assumptions", "summarise"]
+
+
+class BacktestOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What a finished backtest produced: the report data and the files written."""
+
+    data: ReportData
+    files: dict[str, str]
+
+    @property
+    def targets_met(self) -> bool:
+        """Whether every target passed."""
+        return all(t.passed for t in self.data.targets)
+
+
+class _Curves:
+    """Equity accumulators for the run and its bound, plus the run's per-bar curve."""
+
+    def __init__(self, config: AppConfig, keep_curve: bool) -> None:
+        spec = config.instrument_spec
+        cash = config.backtest.broker.initial_cash
+        self.session = (spec.session_open, spec.session_timezone)
+        self.run = EquityAccumulator(cash)
+        self.bound = EquityAccumulator(cash)
+        self.keep_curve = keep_curve
+        self.parts: list[Marks] = []
+
+    def __call__(self, run: Marks, bound: Marks) -> None:
+        day = trading_day(run.ts, *self.session)
+        self.run.update(run.ts, run.equity, run.position, day)
+        self.bound.update(bound.ts, bound.equity, bound.position, day)
+        if self.keep_curve and run.ts.shape[0]:
+            self.parts.append(run)
+
+    def curve(self) -> EquityCurve:
+        if not self.parts:
+            empty = np.zeros(0, dtype=np.float64)
+            return EquityCurve(np.zeros(0, dtype=np.int64), empty, empty)
+        return EquityCurve(np.concatenate([p.ts for p in self.parts]),
+                           np.concatenate([p.equity for p in self.parts]),
+                           np.concatenate([p.position for p in self.parts]))
+
+
+def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_ = "bus",
+                  progress: bool | None = None) -> BacktestOutcome:
+    """Backtest ``data_path`` with ``config``; write the report into ``out_dir``.
+
+    ``progress`` shows a progress bar (``None``: only on a terminal).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = build_replay_pipeline(config, data_path, out_dir / "rejects.csv")
+    curves = _Curves(config, keep_curve=True)
+    bar = Progress(estimate_rows(data_path), "backtest", enabled=progress)
+
+    def advance(chunk: BarChunk | TickChunk) -> None:
+        last = chunk.ts_close if isinstance(chunk, BarChunk) else chunk.ts
+        bar.update(chunk.rows, int(last[-1]) if last.shape[0] else None)
+
+    try:
+        run = run_backtest(config, pipeline.chunks(), path=path, on_marks=curves,
+                           on_chunk=advance)
+    finally:
+        bar.close()
+        pipeline.rejects.close()
+    counts = {"input_rows": run.input_rows, "rejected_rows": pipeline.rejects.total_rejected,
+              "repaired_rows": pipeline.rejects.rows_repaired}
+    data = summarise(run, curves.run, curves.bound, counts)
+    files = write_report(out_dir, data, curves.curve(), config.backtest.report)
+    return BacktestOutcome(data=data, files={k: str(v) for k, v in files.items()})
+
+
+def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumulator,
+              extra_counts: dict[str, int] | None = None) -> ReportData:
+    """Metrics, targets, costs, counts and assumptions of a finished run."""
+    config = run.config
+    bt = config.backtest
+    days_per_year = days_per_year_for(config.instrument_spec.asset_class, bt.metrics)
+    metrics = _metrics(acc, run.broker.trades, config, days_per_year)
+    bound = _metrics(bound_acc, run.bound.trades, config, days_per_year)
+    targets = evaluate_targets(metrics, acc.daily_returns(), _pnl(run.broker.trades),
+                               bt.targets, bt.metrics, config.seed)
+    contracts = sum(f.quantity for f in run.broker.fills)
+    exchange_nfa = contracts * (bt.costs.exchange_fee_per_contract
+                                + bt.costs.nfa_fee_per_contract)
+    costs = CostTotals(
+        commission_usd=run.broker.fees_usd - exchange_nfa,
+        fees_usd=exchange_nfa,
+        slippage_usd=run.broker.slippage_usd,
+    )
+    counts = {
+        **(extra_counts or {}),
+        "bars": run.bars,
+        "orders": run.intents,
+        "fills": len(run.broker.fills),
+        "contracts_traded": contracts,
+        "rejected_orders": len(run.broker.rejections),
+        "trades": len(run.broker.trades),
+        "ambiguous_bars": run.broker.ambiguous_bars,
+        "ambiguous_bars_bound": run.bound.ambiguous_bars,
+        "open_position": run.broker.position,
+    }
+    exec_tf = execution_timeframe(config)
+    return ReportData(
+        title=f"{run.strategy.name} on {config.instrument} {exec_tf}",
+        strategy=run.strategy.name,
+        instrument=config.instrument,
+        timeframe=exec_tf,
+        config_id=config_id(config),
+        metrics=metrics,
+        bound=bound,
+        intrabar=bt.broker.intrabar,
+        targets=targets,
+        costs=costs,
+        counts=counts,
+        assumptions=fill_assumptions(config),
+        trades=list(run.broker.trades),
+    )
+
+
+def fill_assumptions(config: AppConfig) -> list[str]:
+    """The fill rules of a run, one sentence each, as every report states them."""
+    bt = config.backtest
+    spec = config.instrument_spec
+    costs = bt.costs
+    slip = costs.slippage_ticks
+    first = "stop" if bt.broker.intrabar == "pessimistic" else "target"
+    other = "target" if first == "stop" else "stop"
+    sentences = [
+        f"Execution on {execution_timeframe(config)} bars of {spec.symbol} (tick "
+        f"{spec.tick_size:g}, ${spec.point_value:,.2f} per point); an order decided at a bar "
+        "close executes from the next bar's open, never on the bar that produced it.",
+        f"Market, close and time-stop orders fill at the next open with {slip:g} tick(s) "
+        f"({slip * spec.tick_size:g} points) of slippage against the trader; stop fills get "
+        "the same slippage; limit and target fills are at their price; no fill is placed "
+        "outside its bar's high-low range.",
+        "A stop or target that the open gaps through fills at the open; limit and stop entries "
+        "the open gaps through fill at the open.",
+        f"When stop and target both lie inside one bar, the {bt.broker.intrabar} order is "
+        f"assumed ({first} first); the bound reports the same run with {other} first.",
+        f"Costs per contract per side: ${costs.commission_per_contract:.2f} commission, "
+        f"${costs.exchange_fee_per_contract:.2f} exchange fee, "
+        f"${costs.nfa_fee_per_contract:.2f} NFA fee"
+        + (f", plus {costs.commission_bps:g} bps of the traded notional." if costs.commission_bps
+           else "."),
+        "Accounting is futures-style: cash accrues realised P&L and costs, equity is cash plus "
+        "the open position marked at each bar close; a position still open at the end is "
+        "marked, not closed, and is not in the trade list.",
+    ]
+    if bt.broker.time_stop_bars:
+        sentences.append(f"Bracket positions exit at the open after {bt.broker.time_stop_bars} "
+                         "bars held (time stop).")
+    if bt.broker.flat_at_session_end:
+        sentences.append(f"Positions are closed at the close of the last bar before the "
+                         f"{spec.session_close} {spec.session_timezone} session close, and "
+                         "pending orders are cancelled.")
+    return sentences
+
+
+def _metrics(acc: EquityAccumulator, trades: list[TradeClosed], config: AppConfig,
+             days_per_year: float) -> Metrics:
+    r = np.array([np.nan if t.r_multiple is None else t.r_multiple for t in trades],
+                 dtype=np.float64)
+    held = np.array([t.bars_held for t in trades], dtype=np.int64)
+    return compute_metrics(acc, _pnl(trades), r, held, config.backtest.metrics, days_per_year,
+                           config.seed)
+
+
+def _pnl(trades: list[TradeClosed]) -> np.ndarray:
+    return np.array([t.pnl_usd for t in trades], dtype=np.float64)
