@@ -31,8 +31,8 @@ from engine.schema import AppConfig
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
 from strategies.sma_cross import SmaCross
 
-__all__ = ["BacktestRun", "BatchStrategy", "Path_", "Strategy", "build_brokers", "build_strategy",
-           "execution_timeframe", "run_backtest"]
+__all__ = ["BacktestRun", "BatchStrategy", "Path_", "Strategy", "build_broker", "build_strategy",
+           "execution_timeframe", "is_bracket", "run_backtest"]
 
 log = structlog.get_logger(__name__)
 
@@ -56,10 +56,16 @@ class BatchStrategy(Strategy, Protocol):
 
 
 class BacktestRun:
-    """The ledger of one backtest: ``broker`` (the run), ``bound`` (other intrabar order)."""
+    """The ledger of one backtest.
+
+    ``broker`` ran the configured intrabar rule; ``bound`` the other one. The bound broker is
+    forked from the run's broker at the first bracket order (before it, the rule cannot
+    matter), so it is ``None`` for strategies without stops or targets, whose bound is the
+    run itself.
+    """
 
     def __init__(self, config: AppConfig, path: Path_, broker: SimulatedBroker,
-                 bound: SimulatedBroker, strategy: Strategy, input_rows: int,
+                 bound: SimulatedBroker | None, strategy: Strategy, input_rows: int,
                  bars: int, intents: int) -> None:
         self.config = config
         self.path = path
@@ -80,6 +86,47 @@ class BacktestRun:
         """Fills of the run, in order."""
         return self.broker.fills
 
+    @property
+    def bound_trades(self) -> list[TradeClosed]:
+        """Closed trades under the other intrabar rule."""
+        return (self.bound or self.broker).trades
+
+    @property
+    def bound_ambiguous_bars(self) -> int:
+        """Ambiguous bars counted under the other intrabar rule."""
+        return (self.bound or self.broker).ambiguous_bars
+
+
+class _Bound:
+    """Forks the bound broker from the run's broker at the first bracket order."""
+
+    def __init__(self, config: AppConfig, broker: SimulatedBroker) -> None:
+        self.broker = broker
+        self.intrabar: Literal["pessimistic", "optimistic"] = (
+            "optimistic" if config.backtest.broker.intrabar == "pessimistic" else "pessimistic")
+        self.shadow: SimulatedBroker | None = None
+
+    def fork(self) -> SimulatedBroker:
+        self.shadow = self.broker.fork(self.intrabar)
+        return self.shadow
+
+    def marks(self, run: Marks) -> Marks:
+        return run if self.shadow is None else self.shadow.take_marks()
+
+
+def is_bracket(intent: OrderIntent) -> bool:
+    """Whether an intent carries a stop or a target."""
+    return intent.action != "close" and (
+        intent.stop_price is not None or intent.target_price is not None
+        or bool(intent.stop_points) or bool(intent.target_points))
+
+
+def _has_bracket(intents: IntentChunk) -> bool:
+    f = intents.floats
+    rows = ((np.isfinite(f[:, 1]) | np.isfinite(f[:, 2]) | (f[:, 3] > 0) | (f[:, 4] > 0))
+            & (intents.ints[:, 1] != 2))
+    return bool(rows.any())
+
 
 def execution_timeframe(config: AppConfig) -> str:
     """The bars the broker executes on: ``backtest.broker.execution_timeframe`` or fast."""
@@ -97,15 +144,12 @@ def build_strategy(config: AppConfig) -> Strategy:
     raise ConfigError(f"backtest.strategy: no strategy named {name!r}")
 
 
-def build_brokers(config: AppConfig, strategy: str) -> tuple[SimulatedBroker, SimulatedBroker]:
-    """The run's broker and the shadow broker with the other intrabar order (the bound)."""
+def build_broker(config: AppConfig, strategy: str) -> SimulatedBroker:
+    """The run's broker for ``strategy`` on the execution timeframe."""
     bt = config.backtest
-    other = "optimistic" if bt.broker.intrabar == "pessimistic" else "pessimistic"
-    base = SimulatedBrokerConfig(instrument=config.instrument_spec,
-                                 timeframe=execution_timeframe(config), broker=bt.broker,
-                                 costs=bt.costs, strategy=strategy)
-    return (SimulatedBroker(base),
-            SimulatedBroker(msgspec.structs.replace(base, intrabar=other, publish=False)))
+    return SimulatedBroker(SimulatedBrokerConfig(
+        instrument=config.instrument_spec, timeframe=execution_timeframe(config),
+        broker=bt.broker, costs=bt.costs, strategy=strategy))
 
 
 def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
@@ -118,23 +162,23 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     progress). Incomplete bars at the end are not traded.
     """
     strategy = build_strategy(config)
-    broker, bound = build_brokers(config, strategy.name)
+    broker = build_broker(config, strategy.name)
+    bound = _Bound(config, broker)
     if path == "bus":
-        rows, bars, intents = _run_bus(config, chunks, strategy, broker, bound, on_marks,
-                                       on_chunk)
+        rows, bars, intents = _run_bus(config, chunks, strategy, bound, on_marks, on_chunk)
     elif path == "batch":
-        rows, bars, intents = _run_batch(config, chunks, strategy, broker, bound, on_marks,
-                                         on_chunk)
+        rows, bars, intents = _run_batch(config, chunks, strategy, bound, on_marks, on_chunk)
     else:
         raise ConfigError(f"backtest path: expected 'bus' or 'batch', was {path!r}")
-    log.info("backtest.finished", path=path, bars=bars, trades=len(broker.trades),
-             fills=len(broker.fills), rejected=len(broker.rejections))
-    return BacktestRun(config, path, broker, bound, strategy, rows, bars, intents)
+    log.info("backtest.finished", path=path, bars=bars, trades=broker.count("trade"),
+             fills=broker.count("fill"), rejected=broker.count("rejection"))
+    return BacktestRun(config, path, broker, bound.shadow, strategy, rows, bars, intents)
 
 
 def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
-             broker: SimulatedBroker, bound: SimulatedBroker, on_marks: MarkSink | None,
+             bound: _Bound, on_marks: MarkSink | None,
              on_chunk: ChunkCallback | None) -> tuple[int, int, int]:
+    broker = bound.broker
     pipeline = ReplayPipeline(config, None, None)  # fed the chunks given, not its reader
     exec_tf = execution_timeframe(config)
     published = set(pipeline.driver.stats.bars_by_timeframe)
@@ -144,13 +188,15 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
                           f"timeframes.publish_input = true to execute on the input bars)")
     bus = pipeline.bus
     bus.subscribe(broker)  # first: its fills precede every event derived from the same bar
-    bus.subscribe(bound)
     bus.subscribe(strategy)  # type: ignore[arg-type]
     intents = 0
 
-    def count(_: Event) -> list[Event]:
+    def count(intent: OrderIntent) -> list[Event]:
         nonlocal intents
         intents += 1
+        if bound.shadow is None and is_bracket(intent):
+            # the run's broker has queued this intent already (subscribed earlier)
+            bus.subscribe(bound.fork())
         return []
 
     bus.subscribe_handler(OrderIntent, count, "backtest.counter")
@@ -159,7 +205,8 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
         pipeline.driver.step_chunk(chunk)
         rows += chunk.rows
         if on_marks is not None:
-            on_marks(broker.take_marks(), bound.take_marks())
+            marks = broker.take_marks()
+            on_marks(marks, bound.marks(marks))
         if on_chunk is not None:
             on_chunk(chunk)
     bars = pipeline.driver.stats.bars_by_timeframe.get(exec_tf, 0)
@@ -167,8 +214,9 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
 
 
 def _run_batch(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
-               broker: SimulatedBroker, bound: SimulatedBroker, on_marks: MarkSink | None,
+               bound: _Bound, on_marks: MarkSink | None,
                on_chunk: ChunkCallback | None) -> tuple[int, int, int]:
+    broker = bound.broker
     on_chunk_method = getattr(strategy, "on_chunk", None)
     if on_chunk_method is None:
         raise ConfigError(f"backtest path 'batch': strategy {strategy.name} has no batch form; "
@@ -190,11 +238,15 @@ def _run_batch(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strate
         if exec_bars.rows:
             decided: IntentChunk = on_chunk_method(exec_bars)
             intents += decided.rows
+            if bound.shadow is None and _has_bracket(decided):
+                bound.fork()  # at the chunk start: identical to forking at the order itself
             broker.on_chunk(exec_bars, decided)
-            bound.on_chunk(exec_bars, decided)
+            if bound.shadow is not None:
+                bound.shadow.on_chunk(exec_bars, decided)
             bars += exec_bars.rows
         if on_marks is not None:
-            on_marks(broker.take_marks(), bound.take_marks())
+            marks = broker.take_marks()
+            on_marks(marks, bound.marks(marks))
         if on_chunk is not None:
             on_chunk(chunk)
     return rows, bars, intents

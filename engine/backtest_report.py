@@ -110,7 +110,7 @@ def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumul
     bt = config.backtest
     days_per_year = days_per_year_for(config.instrument_spec.asset_class, bt.metrics)
     metrics = _metrics(acc, run.broker.trades, config, days_per_year)
-    bound = _metrics(bound_acc, run.bound.trades, config, days_per_year)
+    bound = _metrics(bound_acc, run.bound_trades, config, days_per_year)
     targets = evaluate_targets(metrics, acc.daily_returns(), _pnl(run.broker.trades),
                                bt.targets, bt.metrics, config.seed)
     contracts = sum(f.quantity for f in run.broker.fills)
@@ -130,7 +130,7 @@ def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumul
         "rejected_orders": len(run.broker.rejections),
         "trades": len(run.broker.trades),
         "ambiguous_bars": run.broker.ambiguous_bars,
-        "ambiguous_bars_bound": run.bound.ambiguous_bars,
+        "ambiguous_bars_bound": run.bound_ambiguous_bars,
         "open_position": run.broker.position,
     }
     exec_tf = execution_timeframe(config)

@@ -57,9 +57,11 @@ def sma_step_nb(state: Floats, x: float) -> float:
         state[_COUNT] += 1
         if state[_COUNT] < period:
             return np.nan
-    total = 0.0
-    for j in range(period):
-        total += state[_WINDOW + (slot + j) % period]
+    total = 0.0  # oldest first: the ring from `slot` to the end, then from the start
+    for j in range(_WINDOW + slot, _WINDOW + period):
+        total += state[j]
+    for j in range(_WINDOW, _WINDOW + slot):
+        total += state[j]
     return total / period
 
 

@@ -38,7 +38,7 @@ __all__ = ["Marks", "SimulatedBroker", "SimulatedBrokerConfig"]
 _ACTIONS = {"buy": k.ACTION_BUY, "sell": k.ACTION_SELL, "close": k.ACTION_CLOSE}
 _TYPES = {"market": k.TYPE_MARKET, "limit": k.TYPE_LIMIT, "stop": k.TYPE_STOP}
 _MARK_CAPACITY = 4096
-_BATCH_OUT_ROWS = 8 * k.OUT_ROWS_PER_BAR
+_BATCH_OUT_ROWS = 64 * k.OUT_ROWS_PER_BAR
 
 
 class SimulatedBrokerConfig(Config, frozen=True):
@@ -81,9 +81,16 @@ class _Snapshot(msgspec.Struct, frozen=True):
     next_close: int
     marks_ts: list[int]
     marks_f: list[list[float]]
-    trades: list[TradeClosed]
-    fills: list[Fill]
-    rejections: list[OrderRejected]
+    ledger_f: list[list[float]]
+    ledger_i: list[list[int]]
+
+
+class _Block(NamedTuple):
+    """Rows of the ledger written in one kernel call, and their events once built."""
+
+    floats: np.ndarray
+    ints: np.ndarray
+    events: list[Event] | None
 
 
 class SimulatedBroker:
@@ -147,20 +154,27 @@ class SimulatedBroker:
         self._taken: list[Marks] = []
         self._tags: list[str] = [""]
         self._tag_ids: dict[str, int] = {"": 0}
-        self.trades: list[TradeClosed] = []
-        self.fills: list[Fill] = []
-        self.rejections: list[OrderRejected] = []
+        self._ledger: list[_Block] = []
+        self._batch_out: tuple[np.ndarray, np.ndarray] | None = None
+        self._built = 0
+        self._trades: list[TradeClosed] = []
+        self._fills: list[Fill] = []
+        self._rejections: list[OrderRejected] = []
         if self._closes is not None:
             self._closes.set_state(-(2**63))
 
     def snapshot(self) -> bytes:
-        """Serialise account, orders, pending marks and the ledger."""
-        n = int(self._istate[k.I_N_MARKS])
+        """Serialise account, orders, marks not yet taken and the ledger."""
+        self._spill_marks()
+        marks = self.take_marks()
+        self._taken = [marks] if marks.ts.shape[0] else []
+        marks_f = np.stack([marks.equity, marks.position, marks.cash], axis=1)
         return msgspec.msgpack.encode(_Snapshot(
             fstate=self._fstate.tolist(), istate=self._istate.tolist(), tags=self._tags,
             next_close=self._closes.state() if self._closes is not None else 0,
-            marks_ts=self._marks_i[:n].tolist(), marks_f=self._marks_f[:n].tolist(),
-            trades=self.trades, fills=self.fills, rejections=self.rejections))
+            marks_ts=marks.ts.tolist(), marks_f=marks_f.tolist(),
+            ledger_f=[row for b in self._ledger for row in b.floats.tolist()],
+            ledger_i=[row for b in self._ledger for row in b.ints.tolist()]))
 
     def restore(self, state: bytes) -> None:
         """Rebuild the state written by :meth:`snapshot`."""
@@ -168,17 +182,54 @@ class SimulatedBroker:
         self.reset()
         self._fstate[:] = snap.fstate
         self._istate[:] = snap.istate
-        n = len(snap.marks_ts)
-        self._marks_i[:n] = snap.marks_ts
-        if n:
-            self._marks_f[:n] = snap.marks_f
+        if snap.marks_ts:
+            f = np.array(snap.marks_f, dtype=np.float64)
+            self._taken = [Marks(np.array(snap.marks_ts, dtype=np.int64), f[:, k.M_EQUITY].copy(),
+                                 f[:, k.M_POSITION].copy(), f[:, k.M_CASH].copy())]
         self._tags = list(snap.tags)
         self._tag_ids = {tag: i for i, tag in enumerate(self._tags)}
         if self._closes is not None:
             self._closes.set_state(snap.next_close)
-        self.trades = list(snap.trades)
-        self.fills = list(snap.fills)
-        self.rejections = list(snap.rejections)
+        if snap.ledger_i:
+            floats = np.array(snap.ledger_f, dtype=np.float64).reshape(-1, k.OUT_F)
+            self._ledger.append(_Block(floats, np.array(snap.ledger_i, dtype=np.int64), None))
+
+    def fork(self, intrabar: Literal["pessimistic", "optimistic"]) -> SimulatedBroker:
+        """A non-publishing copy of this broker's whole state under another intrabar rule.
+
+        Until a bracket order exists the intrabar rule changes nothing, so a bound broker
+        forked at the first bracket order equals one that ran from the start.
+        """
+        other = SimulatedBroker(msgspec.structs.replace(self.config, intrabar=intrabar,
+                                                        publish=False))
+        other.restore(self.snapshot())
+        other._fstate[k.F_OPTIMISTIC] = 1.0 if intrabar == "optimistic" else 0.0
+        return other
+
+    # -- ledger ------------------------------------------------------------------------------
+
+    @property
+    def trades(self) -> list[TradeClosed]:
+        """Closed trades, in order."""
+        self._build()
+        return self._trades
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Fills, in order."""
+        self._build()
+        return self._fills
+
+    @property
+    def rejections(self) -> list[OrderRejected]:
+        """Refused and cancelled orders, in order."""
+        self._build()
+        return self._rejections
+
+    def count(self, kind: Literal["fill", "trade", "rejection"]) -> int:
+        """Number of ledger rows of ``kind``, without building events."""
+        code = {"fill": k.KIND_FILL, "trade": k.KIND_TRADE, "rejection": k.KIND_REJECT}[kind]
+        return sum(int(np.count_nonzero(b.ints[:, k.O_KIND] == code)) for b in self._ledger)
 
     # -- account views -----------------------------------------------------------------------
 
@@ -235,18 +286,23 @@ class SimulatedBroker:
 
     # -- batch path --------------------------------------------------------------------------
 
-    def on_chunk(self, bars: BarChunk, intents: IntentChunk) -> list[Event]:
+    def on_chunk(self, bars: BarChunk, intents: IntentChunk) -> None:
         """Advance over a chunk of execution bars, submitting each bar's intents after it.
 
-        Gives exactly the events, ledger and marks of calling :meth:`on_event` with each bar
-        and then each of its intents.
+        Gives exactly the ledger and marks of calling :meth:`on_event` with each bar and then
+        each of its intents; the ledger's events are built when first read.
         """
         n = bars.ts_open.shape[0]
         flags = (self._closes.flags(bars.ts_open, bars.ts_close) if self._closes is not None
                  else np.zeros(n, dtype=np.bool_))
-        out_f = np.zeros((_BATCH_OUT_ROWS, k.OUT_F), dtype=np.float64)
-        out_i = np.zeros((_BATCH_OUT_ROWS, k.OUT_I), dtype=np.int64)
-        events: list[Event] = []
+        if self._batch_out is None:
+            self._batch_out = (np.zeros((_BATCH_OUT_ROWS, k.OUT_F), dtype=np.float64),
+                               np.zeros((_BATCH_OUT_ROWS, k.OUT_I), dtype=np.int64))
+        out_f, out_i = self._batch_out
+        self._spill_marks()
+        if self._marks_i.shape[0] < n:
+            self._marks_f = np.zeros((n, 3), dtype=np.float64)
+            self._marks_i = np.zeros(n, dtype=np.int64)
         start, intent_start = 0, 0
         while start < n:
             self._spill_marks()
@@ -255,13 +311,12 @@ class SimulatedBroker:
                 bars.ts_open, bars.ts_close, bars.open, bars.high, bars.low, bars.close, flags,
                 start, intents.bar, intents.ints, intents.floats, intent_start)
             if self._istate[k.I_N_OUT]:
-                events.extend(self._rows(out_f, out_i))
-        return events
+                self._take(out_f, out_i, build=False)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _on_bar(self, bar: Bar) -> list[Event]:
-        if self._istate[k.I_N_MARKS] >= _MARK_CAPACITY:
+        if self._istate[k.I_N_MARKS] >= self._marks_i.shape[0]:
             self._spill_marks()
         flag = (self._closes.is_last(bar.ts_open, bar.ts_event) if self._closes is not None
                 else False)
@@ -270,8 +325,7 @@ class SimulatedBroker:
                         bar.close, flag)
         if self._istate[k.I_N_OUT] == 0:
             return []
-        events = self._rows(self._out_f, self._out_i)
-        return events if self.config.publish else []
+        return self._take(self._out_f, self._out_i, self.config.publish)
 
     def _on_intent(self, intent: OrderIntent) -> list[Event]:
         if self.config.strategy and intent.strategy != self.config.strategy:
@@ -286,8 +340,7 @@ class SimulatedBroker:
             intent.expire_bars, tag)
         if ok:
             return []
-        events = self._rows(self._out_f, self._out_i)
-        return events if self.config.publish else []
+        return self._take(self._out_f, self._out_i, self.config.publish)
 
     def tag_id(self, tag: str) -> int:
         """The id of ``tag`` in this broker's tag table (batch intents carry ids)."""
@@ -323,48 +376,60 @@ class SimulatedBroker:
                                  f[:, k.M_POSITION].copy(), f[:, k.M_CASH].copy()))
         self._istate[k.I_N_MARKS] = 0
 
-    def _rows(self, out_f: np.ndarray, out_i: np.ndarray) -> list[Event]:
+    def _take(self, out_f: np.ndarray, out_i: np.ndarray, build: bool) -> list[Event]:
+        """Move the kernel's output rows into the ledger; build their events if asked."""
         n = int(self._istate[k.I_N_OUT])
         self._istate[k.I_N_OUT] = 0
-        rows_i = out_i[:n].tolist()
-        rows_f = out_f[:n].tolist()
+        floats, ints = out_f[:n].copy(), out_i[:n].copy()
+        events = self._events(floats, ints) if build else None
+        self._ledger.append(_Block(floats, ints, events))
+        return events or []
+
+    def _build(self) -> None:
+        for block in self._ledger[self._built:]:
+            events = block.events if block.events is not None else self._events(block.floats,
+                                                                                 block.ints)
+            for event in events:
+                if isinstance(event, Fill):
+                    self._fills.append(event)
+                elif isinstance(event, TradeClosed):
+                    self._trades.append(event)
+                else:
+                    assert isinstance(event, OrderRejected)
+                    self._rejections.append(event)
+        self._built = len(self._ledger)
+
+    def _events(self, floats: np.ndarray, ints: np.ndarray) -> list[Event]:
+        rows_i = ints.tolist()
+        rows_f = floats.tolist()
         symbol = self.config.instrument.symbol
         strategy = self.config.strategy
+        reasons, rejects, tags = k.REASONS, k.REJECT_REASONS, self._tags
+        kind_fill, kind_trade = k.KIND_FILL, k.KIND_TRADE
         events: list[Event] = []
         for ri, rf in zip(rows_i, rows_f, strict=True):
-            kind = ri[k.O_KIND]
-            ts = ri[k.O_BAR_TS]
-            if kind == k.KIND_FILL:
-                fill = Fill(ts_event=ts, ts_init=ts, instrument=symbol, strategy=strategy,
-                            order_id=ri[k.O_ORDER], ts_fill=ri[k.O_TS], side=ri[k.O_SIDE],
-                            quantity=ri[k.O_QTY], price=rf[k.O_PRICE],
-                            reason=k.REASONS[ri[k.O_REASON]],  # type: ignore[arg-type]
-                            commission_usd=rf[k.O_FEES], slippage_usd=rf[k.O_SLIP],
-                            position_after=ri[k.O_POS_AFTER])
-                self.fills.append(fill)
-                events.append(fill)
-            elif kind == k.KIND_TRADE:
-                r = rf[k.O_R]
-                trade = TradeClosed(
+            kind = ri[0]
+            ts = ri[11]
+            if kind == kind_fill:
+                events.append(Fill(
                     ts_event=ts, ts_init=ts, instrument=symbol, strategy=strategy,
-                    trade_id=ri[k.O_TRADE_ID], order_id=ri[k.O_ORDER],
-                    direction="long" if ri[k.O_SIDE] > 0 else "short", quantity=ri[k.O_QTY],
-                    ts_entry=ri[k.O_TS_ENTRY], entry_price=rf[k.O_ENTRY_PRICE],
-                    ts_exit=ri[k.O_TS], exit_price=rf[k.O_PRICE],
-                    exit_reason=k.REASONS[ri[k.O_REASON]],  # type: ignore[arg-type]
-                    pnl_points=rf[k.O_PNL_PTS], gross_pnl_usd=rf[k.O_GROSS],
-                    commission_usd=rf[k.O_FEES], slippage_usd=rf[k.O_SLIP],
-                    pnl_usd=rf[k.O_PNL], r_multiple=None if math.isnan(r) else r,
-                    bars_held=ri[k.O_BARS_HELD], mae_points=rf[k.O_MAE],
-                    mfe_points=rf[k.O_MFE], tag=self._tags[ri[k.O_TAG]])
-                self.trades.append(trade)
-                events.append(trade)
+                    order_id=ri[1], ts_fill=ri[2], side=ri[3], quantity=ri[4], price=rf[0],
+                    reason=reasons[ri[5]],  # type: ignore[arg-type]
+                    commission_usd=rf[1], slippage_usd=rf[2], position_after=ri[6]))
+            elif kind == kind_trade:
+                r = rf[7]
+                events.append(TradeClosed(
+                    ts_event=ts, ts_init=ts, instrument=symbol, strategy=strategy,
+                    trade_id=ri[7], order_id=ri[1], direction="long" if ri[3] > 0 else "short",
+                    quantity=ri[4], ts_entry=ri[8], entry_price=rf[3], ts_exit=ri[2],
+                    exit_price=rf[0], exit_reason=reasons[ri[5]],  # type: ignore[arg-type]
+                    pnl_points=rf[4], gross_pnl_usd=rf[5], commission_usd=rf[1],
+                    slippage_usd=rf[2], pnl_usd=rf[6], r_multiple=None if r != r else r,
+                    bars_held=ri[9], mae_points=rf[8], mfe_points=rf[9], tag=tags[ri[10]]))
             else:
-                rejected = OrderRejected(ts_event=ts, ts_init=ts, instrument=symbol,
-                                         strategy=strategy, order_id=ri[k.O_ORDER],
-                                         reason=k.REJECT_REASONS[ri[k.O_REASON]])
-                self.rejections.append(rejected)
-                events.append(rejected)
+                events.append(OrderRejected(ts_event=ts, ts_init=ts, instrument=symbol,
+                                            strategy=strategy, order_id=ri[1],
+                                            reason=rejects[ri[5]]))
         return events
 
 

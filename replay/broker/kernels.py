@@ -1,5 +1,9 @@
 """Numba kernels of the simulated broker (kernel layer).
 
+The per-bar kernel and its hot helpers are inlined (``inline="always"``) into the batch loop:
+a call between jitted functions costs an atomic reference-count update per array argument,
+which was most of the per-bar time.
+
 One bar of execution is :func:`broker_bar_nb`; an order decided at a bar close enters with
 :func:`broker_submit_nb` and can first fill on the next bar. :func:`broker_batch_nb` is a loop
 over both, so a chunk of bars advanced in one call gives exactly the fills, trades and equity
@@ -15,6 +19,8 @@ Execution rules, in the order applied to each bar (prices in the instrument's po
 
 1. A position open before the bar: a stop or target the open gapped through fills at the open
    (the stop with slippage); then the time stop (``bars held >= limit``) exits at the open.
+   The same gap rule applies to a bracket entered at this bar's open (a level set from the
+   decision bar's close that the open has already passed).
 2. Pending orders in submission order: ``close`` and ``market`` fill at the open plus
    slippage; a ``limit`` fills at the open if the open is through it, else at its price when
    the range reaches it (no slippage); a ``stop`` fills at the open if the open is through it,
@@ -205,7 +211,7 @@ def broker_init_state(initial_cash: float, tick_size: float, point_value: float,
     return fstate, istate
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _round_tick(x: float, tick: float, direction: int) -> float:
     q = x / tick
     if direction > 0:
@@ -217,7 +223,7 @@ def _round_tick(x: float, tick: float, direction: int) -> float:
     return n * tick
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _slipped(fstate: Floats, price: float, side: int, low: float, high: float) -> float:
     """``price`` moved ``slippage_ticks`` against a fill on ``side``, kept inside the bar."""
     ticks = float(fstate[F_SLIP_TICKS])
@@ -309,6 +315,8 @@ def _fill(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, order_id: in
     fstate[F_CASH] -= fee
     fstate[F_FEES] += fee
     fstate[F_SLIPPAGE] += slip_usd
+    k = istate[I_N_OUT]  # the fill's row comes before the trade row it closes
+    istate[I_N_OUT] = k + 1
     pos = istate[I_POS]
     remaining = qty
     if pos != 0 and (pos > 0) != (side > 0):
@@ -334,7 +342,6 @@ def _fill(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, order_id: in
         fstate[F_ENTRY_FEES] += fee * part
         fstate[F_ENTRY_SLIP] += slip_usd * part
         istate[I_POS] = pos + side * remaining
-    k = istate[I_N_OUT]
     out_i[k, O_KIND] = KIND_FILL
     out_i[k, O_BAR_TS] = istate[I_BAR_TS]
     out_i[k, O_ORDER] = order_id
@@ -347,7 +354,6 @@ def _fill(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, order_id: in
     out_f[k, O_PRICE] = price
     out_f[k, O_FEES] = fee
     out_f[k, O_SLIP] = slip_usd
-    istate[I_N_OUT] = k + 1
 
 
 @njit(cache=True)
@@ -455,7 +461,7 @@ def _try_order(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, row: in
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _brackets(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, ts_close: int,
               h: float, lo: float) -> None:
     pos = istate[I_POS]
@@ -484,10 +490,29 @@ def _brackets(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, ts_close
         price = _slipped(fstate, stop, side, lo, h)
         _exit_all(fstate, istate, out_f, out_i, price, stop, ts_close, R_STOP)
     elif target_hit:
-        _exit_all(fstate, istate, out_f, out_i, target, target, ts_close, R_TARGET)
+        price = min(max(target, lo), h)  # a target set beyond the range on an entry bar
+        _exit_all(fstate, istate, out_f, out_i, price, price, ts_close, R_TARGET)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _gap_exit(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, ts_open: int,
+              o: float, h: float, lo: float) -> bool:
+    """Exit at the open if it is through the stop (plus slippage) or the target."""
+    long = istate[I_POS] > 0
+    side = -1 if long else 1
+    stop = fstate[F_STOP]
+    target = fstate[F_TARGET]
+    if math.isfinite(stop) and ((long and o <= stop) or (not long and o >= stop)):
+        _exit_all(fstate, istate, out_f, out_i, _slipped(fstate, o, side, lo, h), o, ts_open,
+                  R_STOP)
+        return True
+    if math.isfinite(target) and ((long and o >= target) or (not long and o <= target)):
+        _exit_all(fstate, istate, out_f, out_i, o, o, ts_open, R_TARGET)
+        return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def broker_bar_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, marks_f: Floats,
                   marks_i: Ints, ts_open: int, ts_close: int, o: float, h: float, lo: float,
                   c: float, session_end: bool) -> None:
@@ -496,20 +521,15 @@ def broker_bar_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, mark
     istate[I_BAR_TS] = ts_close
     bar = istate[I_BAR]
     pos = istate[I_POS]
-    if pos != 0:
-        long = pos > 0
-        side = -1 if long else 1
-        stop = fstate[F_STOP]
-        target = fstate[F_TARGET]
-        if math.isfinite(stop) and ((long and o <= stop) or (not long and o >= stop)):
-            _exit_all(fstate, istate, out_f, out_i, _slipped(fstate, o, side, lo, h), o, ts_open,
-                      R_STOP)
-        elif math.isfinite(target) and ((long and o >= target) or (not long and o <= target)):
-            _exit_all(fstate, istate, out_f, out_i, o, o, ts_open, R_TARGET)
-        elif istate[I_TIME_STOP] > 0 and bar - istate[I_ENTRY_BAR] >= istate[I_TIME_STOP]:
+    if pos != 0 and not _gap_exit(fstate, istate, out_f, out_i, ts_open, o, h, lo):
+        if istate[I_TIME_STOP] > 0 and bar - istate[I_ENTRY_BAR] >= istate[I_TIME_STOP]:
+            side = -1 if pos > 0 else 1
             _exit_all(fstate, istate, out_f, out_i, _slipped(fstate, o, side, lo, h), o, ts_open,
                       R_TIME_STOP)
     for inside in (False, True):  # fills at the open precede fills inside the bar
+        if inside and istate[I_POS] != 0 and istate[I_ENTRY_BAR] == bar:
+            # entered at this open: a stop or target the open is already through fills now
+            _gap_exit(fstate, istate, out_f, out_i, ts_open, o, h, lo)
         row = 0
         while row < istate[I_N_ORDERS]:
             ib = I_ORDERS + row * OI_N

@@ -108,7 +108,7 @@ class SmaCross:
     def _intent(self, bar: Bar, code: int) -> OrderIntent:
         self._next_id += 1
         buy = code == k.BUY
-        return OrderIntent(ts_event=bar.ts_event, ts_init=bar.ts_event,
+        return OrderIntent(ts_event=bar.ts_event, ts_init=bar.ts_init,
                            instrument=self.config.instrument or bar.instrument,
                            strategy=self.name, order_id=self._next_id,
                            action="buy" if buy else "close",

@@ -11,8 +11,12 @@ import pandas as pd
 import pytest
 
 from components.bars import BarAggregator, BarAggregatorConfig
+from engine.backtest_config import BrokerConfig
 from engine.component import Component
-from engine.events import Bar, Heartbeat
+from engine.events import Bar, Heartbeat, OrderIntent
+from engine.instruments import BUILTIN_INSTRUMENTS
+from replay.broker import SimulatedBroker, SimulatedBrokerConfig
+from strategies.sma_cross import SmaCross, SmaCrossConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60 * 10**9
@@ -28,6 +32,36 @@ def es_bars(limit=400):
                                          frame["close"], frame["volume"], strict=True)]
 
 
+def es_bars_and_orders(limit=400):
+    """The ES bars with order intents after some of them: brackets (points and prices),
+    limit, stop and market orders of both sides, closes and an invalid order."""
+    events = []
+    order_id = 0
+    for i, bar in enumerate(es_bars(limit)):
+        events.append(bar)
+        c = bar.close
+        fields = {
+            0: {"action": "buy", "quantity": 1, "stop_points": 1.0, "target_points": 1.5},
+            9: {"action": "close"},
+            11: {"action": "sell", "quantity": 2, "order_type": "limit", "price": c + 0.5,
+                 "expire_bars": 3},
+            15: {"action": "buy", "quantity": 1, "order_type": "stop", "price": c + 1.0,
+                 "stop_price": c - 2.0, "tag": "breakout"},
+            19: {"action": "close"},
+            21: {"action": "sell", "quantity": 1, "time_stop_bars": 2, "target_points": 1.0},
+            23: {"action": "buy", "quantity": 0},
+        }.get(i % 25)
+        if fields is not None:
+            order_id += 1
+            events.append(OrderIntent(ts_event=bar.ts_event, ts_init=bar.ts_init,
+                                      instrument="ES", strategy="contract", order_id=order_id,
+                                      **fields))
+    return events
+
+
+# components that need no warm-up (ready from construction)
+NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session"}
+
 REGISTRY = {
     "bar_aggregator_5m": (
         lambda: BarAggregator(BarAggregatorConfig(instrument="ES", timeframe="5m",
@@ -38,6 +72,23 @@ REGISTRY = {
         lambda: BarAggregator(BarAggregatorConfig(instrument="ES", timeframe="30m",
                                                   input_timeframe="1m", session_open="17:00",
                                                   session_timezone="America/Chicago")),
+        es_bars,
+    ),
+    "simulated_broker_es_1m": (
+        lambda: SimulatedBroker(SimulatedBrokerConfig(instrument=BUILTIN_INSTRUMENTS["ES"],
+                                                      timeframe="1m")),
+        es_bars_and_orders,
+    ),
+    "simulated_broker_es_1m_session": (
+        lambda: SimulatedBroker(SimulatedBrokerConfig(
+            instrument=BUILTIN_INSTRUMENTS["ES"], timeframe="1m",
+            broker=BrokerConfig(flat_at_session_end=True), intrabar="optimistic")),
+        # spans the Labor Day halt over the 2013-09-02 close (no bar is flagged: the data has
+        # none from 10:30 to 17:00 CT) so the cached next close is recomputed
+        lambda: es_bars_and_orders(1100),
+    ),
+    "sma_cross_1m": (
+        lambda: SmaCross(SmaCrossConfig(timeframe="1m")),
         es_bars,
     ),
 }
@@ -62,7 +113,7 @@ def test_satisfies_the_protocol_and_is_documented(name):
 def test_produces_output_on_real_data(name):
     factory, stream = REGISTRY[name]
     component = factory()
-    assert not component.ready
+    assert component.ready == (name in NO_WARM_UP)
     assert run(component, stream())
     assert component.ready
 

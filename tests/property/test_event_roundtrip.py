@@ -1,13 +1,27 @@
 """Every event survives msgpack encode/decode unchanged, alone and as a log."""
 
 import io
+import typing
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.events import EVENT_TYPES, Bar, Heartbeat, Tick, decode, decode_many, encode
+from engine.events import (
+    EVENT_TYPES,
+    AnyEvent,
+    Bar,
+    Fill,
+    Heartbeat,
+    OrderIntent,
+    OrderRejected,
+    Tick,
+    TradeClosed,
+    decode,
+    decode_many,
+    encode,
+)
 from engine.recorder import EventRecorder, read_event_log
 
 ns = st.integers(min_value=0, max_value=2**63 - 1)
@@ -20,7 +34,29 @@ bars = st.builds(Bar, ts_event=ns, ts_init=ns, instrument=text, timeframe=st.sam
 ticks = st.builds(Tick, ts_event=ns, ts_init=ns, instrument=text, price=price, size=price)
 heartbeats = st.builds(Heartbeat, ts_event=ns, ts_init=ns, source=text,
                        sequence=st.integers(0, 2**63 - 1))
-any_event = st.one_of(bars, ticks, heartbeats)
+int64 = st.integers(-(2**63), 2**63 - 1)
+
+
+def _field(annotation):
+    """A strategy for one field type: int64 ints, finite floats, text, literals, optionals."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return st.sampled_from(args)
+    if type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return st.none() | _field(inner)
+    return {int: int64, float: price, str: st.text(max_size=12)}[annotation]
+
+
+def built(event_type):
+    """``st.builds`` of an event type from its field annotations."""
+    hints = typing.get_type_hints(event_type)
+    return st.builds(event_type, **{name: _field(hints[name])
+                                    for name in event_type.__struct_fields__})
+
+
+trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected)])
+any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
 @given(any_event)
@@ -41,7 +77,9 @@ def test_event_list_and_log_roundtrip(events):
 
 
 def test_every_event_type_is_in_the_union():
-    assert {Bar, Tick, Heartbeat} <= set(EVENT_TYPES)
+    assert {Bar, Tick, Heartbeat, OrderIntent, Fill, TradeClosed, OrderRejected} == set(
+        EVENT_TYPES)
+    assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 
 def test_events_are_frozen():
