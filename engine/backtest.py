@@ -158,8 +158,9 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     """Run the configured strategy over ``chunks`` on the chosen path.
 
     ``on_marks(run_marks, bound_marks)`` receives the equity marks of each chunk (for the
-    metrics accumulators and the equity curve); ``on_chunk`` is called after each chunk (for
-    progress). Incomplete bars at the end are not traded.
+    metrics accumulators and the equity curve); without it the marks are dropped, so memory
+    does not grow with the bars. ``on_chunk`` is called after each chunk (for progress).
+    Incomplete bars at the end are not traded.
     """
     strategy = build_strategy(config)
     broker = build_broker(config, strategy.name)
@@ -204,9 +205,11 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
     for chunk in chunks:
         pipeline.driver.step_chunk(chunk)
         rows += chunk.rows
+        marks = broker.take_marks()  # taken even without a sink: memory stays flat
         if on_marks is not None:
-            marks = broker.take_marks()
             on_marks(marks, bound.marks(marks))
+        elif bound.shadow is not None:
+            bound.shadow.take_marks()
         if on_chunk is not None:
             on_chunk(chunk)
     bars = pipeline.driver.stats.bars_by_timeframe.get(exec_tf, 0)
@@ -244,9 +247,11 @@ def _run_batch(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strate
             if bound.shadow is not None:
                 bound.shadow.on_chunk(exec_bars, decided)
             bars += exec_bars.rows
+        marks = broker.take_marks()
         if on_marks is not None:
-            marks = broker.take_marks()
             on_marks(marks, bound.marks(marks))
+        elif bound.shadow is not None:
+            bound.shadow.take_marks()
         if on_chunk is not None:
             on_chunk(chunk)
     return rows, bars, intents

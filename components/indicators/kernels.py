@@ -5,9 +5,11 @@ Each indicator has ``<name>_init_state`` (a caller-owned float64 state array), a
 step kernel, so the incremental and the batch results are the same numbers.
 
 SMA reproduces ``pandas.Series.rolling(period).mean()``: ``nan`` until ``period`` values have
-been seen. The window sum is recomputed from the ring buffer at every step (oldest first), so
-no rounding error accumulates over millions of steps and the result does not depend on how the
-stream was chunked.
+been seen. The window sum is a running sum (add the new value, subtract the one leaving),
+recomputed exactly from the ring buffer (oldest first) each time the ring wraps, so rounding
+error lives at most ``period`` steps and cannot accumulate over millions of them; values on a
+price grid such as ES quarters sum exactly, so ties between two averages are exact. The result
+depends only on the sequence of inputs, never on chunking.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ __all__ = ["sma_batch_nb", "sma_init_state", "sma_step_nb"]
 
 Floats = npt.NDArray[np.float64]
 
-# sma state: [period, count, next slot, window...]
+# sma state: [period, count, next slot, running sum, window...]
 _PERIOD = 0
 _COUNT = 1
 _SLOT = 2
-_WINDOW = 3
+_SUM = 3
+_WINDOW = 4
 
 
 def sma_init_state(period: int) -> Floats:
@@ -43,25 +46,28 @@ def sma_init_state(period: int) -> Floats:
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sma_step_nb(state: Floats, x: float) -> float:
     """Add ``x``; return the mean of the last ``period`` values (``nan`` while warming up)."""
     period = int(state[_PERIOD])
     slot = int(state[_SLOT])
+    old = state[_WINDOW + slot]
     state[_WINDOW + slot] = x
     slot += 1
     if slot == period:
         slot = 0
     state[_SLOT] = slot
+    if slot == 0:  # the ring wrapped: exact sum, oldest first
+        total = 0.0
+        for j in range(_WINDOW, _WINDOW + period):
+            total += state[j]
+    else:
+        total = state[_SUM] + x - old
+    state[_SUM] = total
     if state[_COUNT] < period:
         state[_COUNT] += 1
         if state[_COUNT] < period:
             return np.nan
-    total = 0.0  # oldest first: the ring from `slot` to the end, then from the start
-    for j in range(_WINDOW + slot, _WINDOW + period):
-        total += state[j]
-    for j in range(_WINDOW, _WINDOW + slot):
-        total += state[j]
     return total / period
 
 

@@ -1,8 +1,10 @@
 """Numba kernels of the simulated broker (kernel layer).
 
-The per-bar kernel and its hot helpers are inlined (``inline="always"``) into the batch loop:
-a call between jitted functions costs an atomic reference-count update per array argument,
-which was most of the per-bar time.
+A call between jitted functions costs atomic reference-count updates for its array arguments,
+and a call site inside a loop costs them on every iteration even when it is not taken. So the
+batch loop calls the full bar kernel only on bars with something to execute (pending orders,
+brackets, a time stop, a session end) and otherwise runs the kernel's own quiet path (bar
+count and mark) inline; the small helpers are inlined (``inline="always"``).
 
 One bar of execution is :func:`broker_bar_nb`; an order decided at a bar close enters with
 :func:`broker_submit_nb` and can first fill on the next bar. :func:`broker_batch_nb` is a loop
@@ -519,6 +521,50 @@ def broker_bar_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, mark
     """Execute one bar: gaps, time stop, pending orders, brackets, session end, mark."""
     istate[I_BAR] += 1
     istate[I_BAR_TS] = ts_close
+    if _active(fstate, istate, session_end):
+        _execute_nb(fstate, istate, out_f, out_i, ts_open, ts_close, o, h, lo, c, session_end)
+    _mark(fstate, istate, marks_f, marks_i, ts_close, h, lo, c)
+
+
+@njit(cache=True, inline="always")
+def _active(fstate: Floats, istate: Ints, session_end: bool) -> bool:
+    """Whether this bar has anything to execute (else only the mark changes)."""
+    pos = istate[I_POS]
+    return bool(istate[I_N_ORDERS] > 0 or session_end
+                or (pos != 0 and (istate[I_TIME_STOP] > 0 or math.isfinite(fstate[F_STOP])
+                                  or math.isfinite(fstate[F_TARGET]))))
+
+
+@njit(cache=True, inline="always")
+def _mark(fstate: Floats, istate: Ints, marks_f: Floats, marks_i: Ints, ts_close: int,
+          h: float, lo: float, c: float) -> None:
+    """Step 5: excursions of the open position and the equity mark at the close."""
+    pos = istate[I_POS]
+    avg = fstate[F_AVG]
+    if pos != 0:
+        direction = 1.0 if pos > 0 else -1.0
+        if istate[I_INTRABAR_ENTRY] == istate[I_BAR]:
+            worst = (c - avg) * direction
+            best = worst
+        else:
+            worst = ((lo if pos > 0 else h) - avg) * direction
+            best = ((h if pos > 0 else lo) - avg) * direction
+        fstate[F_MAE] = min(fstate[F_MAE], worst, 0.0)
+        fstate[F_MFE] = max(fstate[F_MFE], best, 0.0)
+    m = istate[I_N_MARKS]
+    cash = fstate[F_CASH]
+    marks_f[m, M_EQUITY] = cash + ((c - avg) * pos * fstate[F_POINT_VALUE] if pos != 0 else 0.0)
+    marks_f[m, M_POSITION] = pos
+    marks_f[m, M_CASH] = cash
+    marks_i[m] = ts_close
+    istate[I_N_MARKS] = m + 1
+
+
+@njit(cache=True)
+def _execute_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, ts_open: int,
+                ts_close: int, o: float, h: float, lo: float, c: float,
+                session_end: bool) -> None:
+    """Steps 1-4 of a bar: gaps and time stop, pending orders, brackets, session end."""
     bar = istate[I_BAR]
     pos = istate[I_POS]
     if pos != 0 and not _gap_exit(fstate, istate, out_f, out_i, ts_open, o, h, lo):
@@ -552,25 +598,6 @@ def broker_bar_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, mark
         while istate[I_N_ORDERS] > 0:
             _reject(istate, out_i, istate[I_ORDERS + OI_ID], X_SESSION_END)
             _remove_order(fstate, istate, 0)
-    pos = istate[I_POS]
-    if pos != 0:
-        direction = 1.0 if pos > 0 else -1.0
-        avg = fstate[F_AVG]
-        if istate[I_INTRABAR_ENTRY] == bar:
-            worst = (c - avg) * direction
-            best = worst
-        else:
-            worst = ((lo if pos > 0 else h) - avg) * direction
-            best = ((h if pos > 0 else lo) - avg) * direction
-        fstate[F_MAE] = min(fstate[F_MAE], worst, 0.0)
-        fstate[F_MFE] = max(fstate[F_MFE], best, 0.0)
-    m = istate[I_N_MARKS]
-    unrealised = (c - fstate[F_AVG]) * pos * fstate[F_POINT_VALUE] if pos != 0 else 0.0
-    marks_f[m, M_EQUITY] = fstate[F_CASH] + unrealised
-    marks_f[m, M_POSITION] = pos
-    marks_f[m, M_CASH] = fstate[F_CASH]
-    marks_i[m] = ts_close
-    istate[I_N_MARKS] = m + 1
 
 
 @njit(cache=True)
@@ -616,6 +643,30 @@ def broker_submit_nb(fstate: Floats, istate: Ints, out_i: Ints, order_id: int, a
 
 
 @njit(cache=True)
+def _quiet_run_nb(fstate: Floats, istate: Ints, marks_f: Floats, marks_i: Ints,
+                  ts_close: Ints, h: Floats, lo: Floats, c: Floats,
+                  session_end: npt.NDArray[np.bool_], start: int, stop: int,
+                  intent_bar: int) -> int:
+    """Run bars with nothing to execute from ``start``; return the first bar not run.
+
+    Stops before a bar that has something to execute and after the bar ``intent_bar`` (whose
+    intents must be submitted before the next bar). Does exactly what :func:`broker_bar_nb`
+    does on such bars, without its call (see the module notes).
+    """
+    i = start
+    while i < stop:
+        if _active(fstate, istate, session_end[i]):
+            return i
+        istate[I_BAR] += 1
+        istate[I_BAR_TS] = ts_close[i]
+        _mark(fstate, istate, marks_f, marks_i, ts_close[i], h[i], lo[i], c[i])
+        i += 1
+        if i - 1 == intent_bar:
+            return i
+    return i
+
+
+@njit(cache=True)
 def broker_batch_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, marks_f: Floats,
                     marks_i: Ints, ts_open: Ints, ts_close: Ints, o: Floats, h: Floats,
                     lo: Floats, c: Floats, session_end: npt.NDArray[np.bool_], start: int,
@@ -627,7 +678,8 @@ def broker_batch_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, ma
     ``intent_i`` columns (order_id, action, type, quantity, time_stop_bars, expire_bars, tag),
     ``intent_f`` columns (price, stop_price, target_price, stop_points, target_points). Stops
     early when the output or mark buffers could overflow and returns ``(next bar, next
-    intent)`` so the caller can drain the buffers and continue.
+    intent)`` so the caller can drain the buffers and continue. Bars with nothing to execute
+    run through :func:`_quiet_run_nb`, which is :func:`broker_bar_nb`'s own quiet path.
     """
     n = ts_open.shape[0]
     k = intent_start
@@ -637,13 +689,19 @@ def broker_batch_nb(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, ma
         if (istate[I_N_OUT] + OUT_ROWS_PER_BAR > out_i.shape[0]
                 or istate[I_N_MARKS] >= marks_i.shape[0]):
             break
-        broker_bar_nb(fstate, istate, out_f, out_i, marks_f, marks_i, ts_open[i], ts_close[i],
-                      o[i], h[i], lo[i], c[i], session_end[i])
-        while k < n_intents and intent_bar[k] == i:
+        next_intent = intent_bar[k] if k < n_intents else -1
+        stop = min(n, i + marks_i.shape[0] - istate[I_N_MARKS])
+        j = _quiet_run_nb(fstate, istate, marks_f, marks_i, ts_close, h, lo, c, session_end,
+                          i, stop, next_intent)
+        if j == i:
+            broker_bar_nb(fstate, istate, out_f, out_i, marks_f, marks_i, ts_open[i],
+                          ts_close[i], o[i], h[i], lo[i], c[i], session_end[i])
+            j = i + 1
+        while k < n_intents and intent_bar[k] == j - 1:
             broker_submit_nb(fstate, istate, out_i, intent_i[k, 0], intent_i[k, 1],
                              intent_i[k, 2], intent_i[k, 3], intent_f[k, 0], intent_f[k, 1],
                              intent_f[k, 2], intent_f[k, 3], intent_f[k, 4], intent_i[k, 4],
                              intent_i[k, 5], intent_i[k, 6])
             k += 1
-        i += 1
+        i = j
     return i, k

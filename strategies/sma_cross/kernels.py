@@ -34,7 +34,7 @@ def sma_cross_init_state() -> Floats:
     return np.array([0.0, np.nan, np.nan], dtype=np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sma_cross_step_nb(cross: Floats, fast_state: Floats, slow_state: Floats,
                       close: float) -> int:
     """Feed one close; return the decision code at this bar's close."""
