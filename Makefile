@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/btcusd_1h.toml
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-peers lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,18 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_bus.py
 	$(BIN)/python bench/bench_aggregation.py
 
+# Against backtesting.py, vectorbt (the [bench] extra) and NautilusTrader (own venv, pandas < 3);
+# see docs/benchmarks.md.
+bench-peers: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	test -x bench/out/nautilus-venv/bin/python || (python3.11 -m venv bench/out/nautilus-venv \
+	  && bench/out/nautilus-venv/bin/pip install --quiet nautilus_trader==1.221.0)
+	$(BIN)/python bench/peers.py
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check engine components strategies replay tests bench
 	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) runs bench/out *.egg-info
+	find engine components strategies replay -name '*.nb[ic]' -delete

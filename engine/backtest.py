@@ -2,12 +2,16 @@
 
 Two paths run the same components:
 
-- ``bus``: the replay driver publishes every bar; the broker (subscribed first), the shadow
-  broker that computes the intrabar bound, and the strategy react to events. This is the
-  path every strategy supports and the one the live daemon mirrors.
+- ``bus``: the replay driver publishes every bar; the broker (subscribed first) and the
+  strategy react to events. This is the path every strategy supports and the one the live
+  daemon mirrors.
 - ``batch``: each chunk of execution bars goes through the strategy's and the broker's batch
   kernels (loops over the same step kernels). Only for strategies that decide on the
   execution bars alone (``on_chunk``); the results are identical to the bus path (tested).
+
+The intrabar bound (the same run with the other stop/target order) comes from a second broker
+forked from the run's broker at the first bracket order; before one exists the rule cannot
+change anything, so the fork is exact and strategies without brackets pay nothing for it.
 
 The run returns the broker's ledger (fills, trades, rejections), equity marks and counters; the
 metrics and the report are computed from it by :mod:`engine.backtest_report`.
