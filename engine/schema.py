@@ -174,6 +174,11 @@ class AppConfig(Config, frozen=True):
                 raise ValueError(
                     f"backtest.broker.execution_timeframe: expected a divisor of "
                     f"timeframes.fast ({self.timeframes.fast}), was {execution}")
+        if self.backtest.broker.flat_at_session_end and self.instrument_spec.session_close is None:
+            raise ValueError(
+                f"backtest.broker.flat_at_session_end: expected an instrument with a "
+                f"session_close; {self.instrument} has none (set instruments.{self.instrument}"
+                f".session_close or leave flat_at_session_end false)")
         if self.backtest.strategy not in STRATEGY_NAMES:
             raise ValueError(f"backtest.strategy: expected one of {list(STRATEGY_NAMES)}, "
                              f"was {self.backtest.strategy!r}")

@@ -153,3 +153,21 @@ def test_bad_override_is_named(tmp_path, override, message):
     with pytest.raises(ConfigError) as info:
         load_app_config(cfg, [override])
     assert message in str(info.value)
+
+
+def test_flat_at_session_end_needs_a_session_close(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('instrument = "BTCUSD"\n[data]\npath = "x.csv"\n'
+                   '[backtest.broker]\nflat_at_session_end = true\n')
+    with pytest.raises(ConfigError, match="session_close"):
+        load_app_config(cfg)
+    cfg.write_text('instrument = "ES"\n[data]\npath = "x.csv"\n'
+                   '[backtest.broker]\nflat_at_session_end = true\n')
+    assert load_app_config(cfg).config.backtest.broker.flat_at_session_end
+
+
+def test_unknown_backtest_key_is_named_with_a_suggestion(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\npath = "x.csv"\n[backtest.costs]\nslipage_ticks = 2\n')
+    with pytest.raises(ConfigError, match="slippage_ticks"):
+        load_app_config(cfg)

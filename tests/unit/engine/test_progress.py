@@ -1,0 +1,32 @@
+"""The progress bar: drawn only on a terminal, totals estimated from the file."""
+
+import io
+from pathlib import Path
+
+from engine.progress import Progress, estimate_rows
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_hidden_when_the_stream_is_not_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(100, stream=stream)
+    bar.update(50)
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+def test_draws_percent_rows_and_date_when_enabled():
+    stream = io.StringIO()
+    bar = Progress(200, label="backtest", stream=stream, enabled=True)
+    bar.update(100, ts_ns=1_378_000_000 * 10**9)
+    text = stream.getvalue()
+    assert "backtest" in text and "50%" in text and "100 rows" in text and "2013-09-01" in text
+    bar.close()
+    assert stream.getvalue().endswith("\r\033[K")
+
+
+def test_row_estimates_of_bundled_files():
+    estimate = estimate_rows(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv")
+    assert estimate is not None and abs(estimate - 20_111) < 0.05 * 20_111
+    assert estimate_rows(ROOT / "data" / "es_ticks_2013-09.csv.gz") is None
