@@ -196,7 +196,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     loaded, data_path = _load(args)
     cfg = loaded.config
-    manifest = build_manifest(f"backtest {cfg.backtest.strategy} ({args.path})", cfg,
+    manifest = build_manifest(f"backtest {cfg.backtest.strategy} {args.path}", cfg,
                               [data_path], seeds={"seed": cfg.seed})
     out_dir = _run_dir(args, cfg, manifest.run_id)
     write_manifest(out_dir, manifest)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import re
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
@@ -118,7 +119,7 @@ def build_manifest(
     now = datetime.now(UTC)
     cid = config_id(config)
     return RunManifest(
-        run_id=f"{command.replace(' ', '-')}-{now:%Y%m%dT%H%M%SZ}-{cid[:8]}",
+        run_id=f"{_slug(command)}-{now:%Y%m%dT%H%M%SZ}-{cid[:8]}",
         command=command,
         created_utc=now.isoformat(),
         code_version=code_version(),
@@ -143,3 +144,8 @@ def write_manifest(out_dir: Path, manifest: RunManifest) -> Path:
     path = out_dir / "manifest.json"
     path.write_bytes(msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n")
     return path
+
+
+def _slug(command: str) -> str:
+    """``command`` as a directory-name part: letters, digits, ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9_]+", "-", command).strip("-")
