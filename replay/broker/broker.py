@@ -30,15 +30,16 @@ from engine.chunks import BarChunk, IntentChunk
 from engine.config import Config
 from engine.events import Bar, Event, Fill, OrderIntent, OrderRejected, TradeClosed
 from engine.instruments import Instrument
+from replay.broker import fill_kernels as layout
 from replay.broker import kernels as k
 from replay.broker.sessions import SessionCloses
 
 __all__ = ["Marks", "SimulatedBroker", "SimulatedBrokerConfig"]
 
-_ACTIONS = {"buy": k.ACTION_BUY, "sell": k.ACTION_SELL, "close": k.ACTION_CLOSE}
-_TYPES = {"market": k.TYPE_MARKET, "limit": k.TYPE_LIMIT, "stop": k.TYPE_STOP}
+_ACTIONS = {"buy": layout.ACTION_BUY, "sell": layout.ACTION_SELL, "close": layout.ACTION_CLOSE}
+_TYPES = {"market": layout.TYPE_MARKET, "limit": layout.TYPE_LIMIT, "stop": layout.TYPE_STOP}
 _MARK_CAPACITY = 4096
-_BATCH_OUT_ROWS = 64 * k.OUT_ROWS_PER_BAR
+_BATCH_OUT_ROWS = 64 * layout.OUT_ROWS_PER_BAR
 
 
 class SimulatedBrokerConfig(Config, frozen=True):
@@ -147,8 +148,8 @@ class SimulatedBroker:
     def reset(self) -> None:
         """Flat, initial cash, no orders, no history."""
         self._fstate, self._istate = k.broker_init_state(*self._init_args)
-        self._out_f = np.zeros((k.OUT_ROWS_PER_BAR, k.OUT_F), dtype=np.float64)
-        self._out_i = np.zeros((k.OUT_ROWS_PER_BAR, k.OUT_I), dtype=np.int64)
+        self._out_f = np.zeros((layout.OUT_ROWS_PER_BAR, layout.OUT_F), dtype=np.float64)
+        self._out_i = np.zeros((layout.OUT_ROWS_PER_BAR, layout.OUT_I), dtype=np.int64)
         self._marks_f = np.zeros((_MARK_CAPACITY, 3), dtype=np.float64)
         self._marks_i = np.zeros(_MARK_CAPACITY, dtype=np.int64)
         self._taken: list[Marks] = []
@@ -184,14 +185,15 @@ class SimulatedBroker:
         self._istate[:] = snap.istate
         if snap.marks_ts:
             f = np.array(snap.marks_f, dtype=np.float64)
-            self._taken = [Marks(np.array(snap.marks_ts, dtype=np.int64), f[:, k.M_EQUITY].copy(),
-                                 f[:, k.M_POSITION].copy(), f[:, k.M_CASH].copy())]
+            self._taken = [Marks(np.array(snap.marks_ts, dtype=np.int64),
+                                 f[:, layout.M_EQUITY].copy(), f[:, layout.M_POSITION].copy(),
+                                 f[:, layout.M_CASH].copy())]
         self._tags = list(snap.tags)
         self._tag_ids = {tag: i for i, tag in enumerate(self._tags)}
         if self._closes is not None:
             self._closes.set_state(snap.next_close)
         if snap.ledger_i:
-            floats = np.array(snap.ledger_f, dtype=np.float64).reshape(-1, k.OUT_F)
+            floats = np.array(snap.ledger_f, dtype=np.float64).reshape(-1, layout.OUT_F)
             self._ledger.append(_Block(floats, np.array(snap.ledger_i, dtype=np.int64), None))
 
     def fork(self, intrabar: Literal["pessimistic", "optimistic"]) -> SimulatedBroker:
@@ -203,7 +205,7 @@ class SimulatedBroker:
         other = SimulatedBroker(msgspec.structs.replace(self.config, intrabar=intrabar,
                                                         publish=False))
         other.restore(self.snapshot())
-        other._fstate[k.F_OPTIMISTIC] = 1.0 if intrabar == "optimistic" else 0.0
+        other._fstate[layout.F_OPTIMISTIC] = 1.0 if intrabar == "optimistic" else 0.0
         return other
 
     # -- ledger ------------------------------------------------------------------------------
@@ -228,50 +230,51 @@ class SimulatedBroker:
 
     def count(self, kind: Literal["fill", "trade", "rejection"]) -> int:
         """Number of ledger rows of ``kind``, without building events."""
-        code = {"fill": k.KIND_FILL, "trade": k.KIND_TRADE, "rejection": k.KIND_REJECT}[kind]
-        return sum(int(np.count_nonzero(b.ints[:, k.O_KIND] == code)) for b in self._ledger)
+        code = {"fill": layout.KIND_FILL, "trade": layout.KIND_TRADE,
+                "rejection": layout.KIND_REJECT}[kind]
+        return sum(int(np.count_nonzero(b.ints[:, layout.O_KIND] == code)) for b in self._ledger)
 
     # -- account views -----------------------------------------------------------------------
 
     @property
     def position(self) -> int:
         """Signed open position in contracts."""
-        return int(self._istate[k.I_POS])
+        return int(self._istate[layout.I_POS])
 
     @property
     def cash(self) -> float:
         """Initial cash plus realised P&L minus fees."""
-        return float(self._fstate[k.F_CASH])
+        return float(self._fstate[layout.F_CASH])
 
     @property
     def average_price(self) -> float:
         """Average entry price of the open position (0 when flat)."""
-        return float(self._fstate[k.F_AVG])
+        return float(self._fstate[layout.F_AVG])
 
     @property
     def realised_pnl_usd(self) -> float:
         """Realised P&L before fees."""
-        return float(self._fstate[k.F_REALIZED])
+        return float(self._fstate[layout.F_REALIZED])
 
     @property
     def fees_usd(self) -> float:
         """Commission and exchange/NFA fees charged so far."""
-        return float(self._fstate[k.F_FEES])
+        return float(self._fstate[layout.F_FEES])
 
     @property
     def slippage_usd(self) -> float:
         """Cost of slippage against the no-slippage fill prices so far."""
-        return float(self._fstate[k.F_SLIPPAGE])
+        return float(self._fstate[layout.F_SLIPPAGE])
 
     @property
     def ambiguous_bars(self) -> int:
         """Bars in which both the stop and the target were inside the range."""
-        return int(self._istate[k.I_AMBIGUOUS])
+        return int(self._istate[layout.I_AMBIGUOUS])
 
     @property
     def pending_orders(self) -> int:
         """Orders queued and not yet filled or cancelled."""
-        return int(self._istate[k.I_N_ORDERS])
+        return int(self._istate[layout.I_N_ORDERS])
 
     def take_marks(self) -> Marks:
         """Return the equity marks recorded since the last call, and forget them."""
@@ -296,8 +299,8 @@ class SimulatedBroker:
         flags = (self._closes.flags(bars.ts_open, bars.ts_close) if self._closes is not None
                  else np.zeros(n, dtype=np.bool_))
         if self._batch_out is None:
-            self._batch_out = (np.zeros((_BATCH_OUT_ROWS, k.OUT_F), dtype=np.float64),
-                               np.zeros((_BATCH_OUT_ROWS, k.OUT_I), dtype=np.int64))
+            self._batch_out = (np.zeros((_BATCH_OUT_ROWS, layout.OUT_F), dtype=np.float64),
+                               np.zeros((_BATCH_OUT_ROWS, layout.OUT_I), dtype=np.int64))
         out_f, out_i = self._batch_out
         self._spill_marks()
         if self._marks_i.shape[0] < n:
@@ -310,20 +313,20 @@ class SimulatedBroker:
                 self._fstate, self._istate, out_f, out_i, self._marks_f, self._marks_i,
                 bars.ts_open, bars.ts_close, bars.open, bars.high, bars.low, bars.close, flags,
                 start, intents.bar, intents.ints, intents.floats, intent_start)
-            if self._istate[k.I_N_OUT]:
+            if self._istate[layout.I_N_OUT]:
                 self._take(out_f, out_i, build=False)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _on_bar(self, bar: Bar) -> list[Event]:
-        if self._istate[k.I_N_MARKS] >= self._marks_i.shape[0]:
+        if self._istate[layout.I_N_MARKS] >= self._marks_i.shape[0]:
             self._spill_marks()
         flag = (self._closes.is_last(bar.ts_open, bar.ts_event) if self._closes is not None
                 else False)
         k.broker_bar_nb(self._fstate, self._istate, self._out_f, self._out_i, self._marks_f,
                         self._marks_i, bar.ts_open, bar.ts_event, bar.open, bar.high, bar.low,
                         bar.close, flag)
-        if self._istate[k.I_N_OUT] == 0:
+        if self._istate[layout.I_N_OUT] == 0:
             return []
         return self._take(self._out_f, self._out_i, self.config.publish)
 
@@ -368,18 +371,18 @@ class SimulatedBroker:
         return IntentChunk(bar, ints, floats)
 
     def _spill_marks(self) -> None:
-        n = int(self._istate[k.I_N_MARKS])
+        n = int(self._istate[layout.I_N_MARKS])
         if n == 0:
             return
         f = self._marks_f[:n]
-        self._taken.append(Marks(self._marks_i[:n].copy(), f[:, k.M_EQUITY].copy(),
-                                 f[:, k.M_POSITION].copy(), f[:, k.M_CASH].copy()))
-        self._istate[k.I_N_MARKS] = 0
+        self._taken.append(Marks(self._marks_i[:n].copy(), f[:, layout.M_EQUITY].copy(),
+                                 f[:, layout.M_POSITION].copy(), f[:, layout.M_CASH].copy()))
+        self._istate[layout.I_N_MARKS] = 0
 
     def _take(self, out_f: np.ndarray, out_i: np.ndarray, build: bool) -> list[Event]:
         """Move the kernel's output rows into the ledger; build their events if asked."""
-        n = int(self._istate[k.I_N_OUT])
-        self._istate[k.I_N_OUT] = 0
+        n = int(self._istate[layout.I_N_OUT])
+        self._istate[layout.I_N_OUT] = 0
         floats, ints = out_f[:n].copy(), out_i[:n].copy()
         events = self._events(floats, ints) if build else None
         self._ledger.append(_Block(floats, ints, events))
@@ -404,8 +407,8 @@ class SimulatedBroker:
         rows_f = floats.tolist()
         symbol = self.config.instrument.symbol
         strategy = self.config.strategy
-        reasons, rejects, tags = k.REASONS, k.REJECT_REASONS, self._tags
-        kind_fill, kind_trade = k.KIND_FILL, k.KIND_TRADE
+        reasons, rejects, tags = layout.REASONS, layout.REJECT_REASONS, self._tags
+        kind_fill, kind_trade = layout.KIND_FILL, layout.KIND_TRADE
         events: list[Event] = []
         for ri, rf in zip(rows_i, rows_f, strict=True):
             kind = ri[0]
