@@ -117,11 +117,11 @@ def ema_step_nb(state: Floats, x: float) -> float:
         state[_ACC1] += x
         return np.nan
     if count == period:
-        state[_ACC1] = (state[_ACC1] + x) / period
-        return state[_ACC1]
-    k = 2.0 / (period + 1.0)
-    state[_ACC1] = state[_ACC1] + (x - state[_ACC1]) * k
-    return state[_ACC1]
+        value = (state[_ACC1] + x) / period
+    else:
+        value = state[_ACC1] + (x - state[_ACC1]) * (2.0 / (period + 1.0))
+    state[_ACC1] = value
+    return float(value)
 
 
 @njit(cache=True)
@@ -201,7 +201,7 @@ def atr_step_nb(state: Floats, high: float, low: float, close: float) -> float:
         state[_ACC1] = (state[_ACC1] + tr) / period
     else:
         state[_ACC1] = (state[_ACC1] * (period - 1.0) + tr) / period
-    return state[_ACC1]
+    return float(state[_ACC1])
 
 
 @njit(cache=True)
