@@ -24,6 +24,8 @@ __all__ = [
     "EVENT_TYPES",
     "Fill",
     "Heartbeat",
+    "HeikenAshiBar",
+    "IndicatorValue",
     "OrderIntent",
     "OrderRejected",
     "Tick",
@@ -72,6 +74,30 @@ class Heartbeat(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
     source: str
     sequence: int
+
+
+class HeikenAshiBar(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """The Heiken Ashi transform of one closed bar (same ``ts_open``/``ts_event``)."""
+
+    instrument: str
+    timeframe: str
+    ts_open: int
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+class IndicatorValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """One value of a scalar indicator at a bar close (``indicator`` names it, e.g. ``atr14``).
+
+    Emitted only once the indicator is defined (after its warm-up), so it is never ``nan``.
+    """
+
+    instrument: str
+    timeframe: str
+    indicator: str
+    value: float
 
 
 class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
@@ -167,10 +193,14 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
     reason: str
 
 
-AnyEvent: TypeAlias = Bar | Tick | Heartbeat | OrderIntent | Fill | TradeClosed | OrderRejected
+AnyEvent: TypeAlias = (
+    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | OrderIntent | Fill | TradeClosed
+    | OrderRejected
+)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    Bar, Tick, Heartbeat, OrderIntent, Fill, TradeClosed, OrderRejected,
+    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, OrderIntent, Fill, TradeClosed,
+    OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

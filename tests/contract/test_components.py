@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from components.bars import BarAggregator, BarAggregatorConfig
+from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.backtest_config import BrokerConfig
 from engine.component import Component
 from engine.events import Bar, Heartbeat, OrderIntent
@@ -59,6 +61,23 @@ def es_bars_and_orders(limit=400):
     return events
 
 
+def es_bars_30m(limit=120):
+    frame = pd.read_csv(ROOT / "data" / "es_30min_2013-09.csv").iloc[:limit]
+    stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("ns")
+    ts = stamps.astype("int64").to_numpy(np.int64)
+    half_hour = 30 * MINUTE
+    return [Bar(ts_event=int(t) + half_hour, ts_init=int(t) + half_hour, instrument="ES",
+                timeframe="30m", ts_open=int(t), open=o, high=h, low=lo, close=c, volume=v)
+            for t, o, h, lo, c, v in zip(ts, frame["open"], frame["high"], frame["low"],
+                                         frame["close"], frame["volume"], strict=True)]
+
+
+def es_bars_30m_with_heiken_ashi(limit=120):
+    """30-minute bars, each followed by its Heiken Ashi bar (as the bus delivers them)."""
+    ha = HeikenAshi(HeikenAshiConfig(timeframe="30m"))
+    return [e for bar in es_bars_30m(limit) for e in (bar, *ha.on_event(bar))]
+
+
 # components that need no warm-up (ready from construction)
 NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session"}
 
@@ -86,6 +105,19 @@ REGISTRY = {
         # spans the Labor Day halt over the 2013-09-02 close (no bar is flagged: the data has
         # none from 10:30 to 17:00 CT) so the cached next close is recomputed
         lambda: es_bars_and_orders(1100),
+    ),
+    "heiken_ashi_30m": (lambda: HeikenAshi(HeikenAshiConfig(timeframe="30m")), es_bars_30m),
+    **{
+        f"{kind}_30m": (
+            (lambda kind=kind: ScalarIndicator(ScalarIndicatorConfig(indicator=kind, period=14))),
+            es_bars_30m,
+        )
+        for kind in ("sma", "wma", "ema", "rsi", "atr", "std")
+    },
+    "rsi_30m_heiken_ashi": (
+        lambda: ScalarIndicator(ScalarIndicatorConfig(indicator="rsi", period=5,
+                                                      source="heiken_ashi")),
+        es_bars_30m_with_heiken_ashi,
     ),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),

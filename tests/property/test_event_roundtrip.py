@@ -14,6 +14,8 @@ from engine.events import (
     Bar,
     Fill,
     Heartbeat,
+    HeikenAshiBar,
+    IndicatorValue,
     OrderIntent,
     OrderRejected,
     Tick,
@@ -45,7 +47,7 @@ def _field(annotation):
     if type(None) in args:
         (inner,) = [a for a in args if a is not type(None)]
         return st.none() | _field(inner)
-    return {int: int64, float: price, str: st.text(max_size=12)}[annotation]
+    return {int: int64, float: price, str: st.text(max_size=12), bool: st.booleans()}[annotation]
 
 
 def built(event_type):
@@ -55,7 +57,8 @@ def built(event_type):
                                     for name in event_type.__struct_fields__})
 
 
-trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected)])
+trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
+                                                 HeikenAshiBar, IndicatorValue)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -77,8 +80,8 @@ def test_event_list_and_log_roundtrip(events):
 
 
 def test_every_event_type_is_in_the_union():
-    assert {Bar, Tick, Heartbeat, OrderIntent, Fill, TradeClosed, OrderRejected} == set(
-        EVENT_TYPES)
+    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, OrderIntent, Fill, TradeClosed,
+            OrderRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

@@ -1,0 +1,91 @@
+"""Heiken Ashi bars as a component (component layer).
+
+Transforms each closed bar of its timeframe once (the kernel's formula) and returns a
+``HeikenAshiBar`` with the bar's own ``ts_open``/``ts_event``, so a consumer of the slow
+timeframe sees it at the slow close and never earlier. ``on_chunk`` is the batch form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import msgspec
+import numpy as np
+
+from components.bars.heiken_ashi_kernels import (
+    heiken_ashi_batch_nb,
+    heiken_ashi_init_state,
+    heiken_ashi_step_nb,
+)
+from engine.chunks import BarChunk
+from engine.config import Config
+from engine.events import Bar, Event, HeikenAshiBar
+from engine.timeframes import parse_timeframe
+
+__all__ = ["HeikenAshi", "HeikenAshiConfig"]
+
+
+class HeikenAshiConfig(Config, frozen=True):
+    """The bars to transform (default: the slow timeframe of DESIGN section 4)."""
+
+    timeframe: str = "30m"
+
+    def __post_init__(self) -> None:
+        parse_timeframe(self.timeframe)
+
+
+class HeikenAshi:
+    """Heiken Ashi open/high/low/close of every bar of one timeframe.
+
+    Examples
+    --------
+    >>> ha = HeikenAshi(HeikenAshiConfig(timeframe="30m"))
+    >>> bar = Bar(ts_event=2, ts_init=2, instrument="ES", timeframe="30m", ts_open=1,
+    ...           open=10.0, high=12.0, low=9.0, close=11.0, volume=5.0)
+    >>> [(e.open, e.close) for e in ha.on_event(bar)]
+    [(10.5, 10.5)]
+    """
+
+    inputs: ClassVar[tuple[type[Event], ...]] = (Bar,)
+
+    def __init__(self, config: HeikenAshiConfig) -> None:
+        self.config = config
+        self.name = f"heiken_ashi.{config.timeframe}"
+        self._out = np.zeros(4, dtype=np.float64)
+        self.reset()
+
+    @property
+    def ready(self) -> bool:
+        """True from the first bar (Heiken Ashi needs no warm-up)."""
+        return bool(self._state[0] > 0)
+
+    def on_event(self, event: Event) -> Sequence[Event]:
+        """Transform a bar of the configured timeframe."""
+        match event:
+            case Bar(timeframe=tf) if tf == self.config.timeframe:
+                out = self._out
+                heiken_ashi_step_nb(self._state, event.open, event.high, event.low,
+                                    event.close, out)
+                return (HeikenAshiBar(ts_event=event.ts_event, ts_init=event.ts_init,
+                                      instrument=event.instrument, timeframe=event.timeframe,
+                                      ts_open=event.ts_open, open=float(out[0]),
+                                      high=float(out[1]), low=float(out[2]),
+                                      close=float(out[3])),)
+        return ()
+
+    def on_chunk(self, bars: BarChunk) -> np.ndarray:
+        """The batch form: float64 ``(n, 4)`` open, high, low, close for a chunk of bars."""
+        return heiken_ashi_batch_nb(self._state, bars.open, bars.high, bars.low, bars.close)
+
+    def reset(self) -> None:
+        """Forget the previous bar."""
+        self._state = heiken_ashi_init_state()
+
+    def snapshot(self) -> bytes:
+        """The kernel state."""
+        return msgspec.msgpack.encode(self._state.tolist())
+
+    def restore(self, state: bytes) -> None:
+        """Load a state written by :meth:`snapshot`."""
+        self._state = np.array(msgspec.msgpack.decode(state, type=list[float]), dtype=np.float64)
