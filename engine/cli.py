@@ -91,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="progress bar (default: only on a terminal)")
     backtest.set_defaults(handler=_backtest)
 
+    features = commands.add_parser(
+        "features", help="replay the data through every indicator and write one row per fast "
+        "and slow bar with all outputs (Parquet)")
+    _common_options(features)
+    features.add_argument("--output", type=Path, metavar="FILE.parquet",
+                          help="output file (default: features.parquet in the run directory)")
+    features.set_defaults(handler=_features)
+
     report = commands.add_parser(
         "report", help="print the summary of a finished backtest run directory")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR",
@@ -210,6 +218,27 @@ def _backtest(args: argparse.Namespace) -> int:
         failed = [t.name for t in outcome.data.targets if not t.passed]
         print(f"algospace backtest: targets failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_TARGETS_FAILED
+    return 0
+
+
+def _features(args: argparse.Namespace) -> int:
+    from engine.features import write_features
+
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    manifest = build_manifest("features", cfg, [data_path], seeds={"seed": cfg.seed})
+    out_dir = _run_dir(args, cfg, manifest.run_id)
+    write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
+    output = args.output or out_dir / "features.parquet"
+    report = write_features(cfg, data_path, output, out_dir / "rejects.csv")
+    (out_dir / "features.json").write_bytes(
+        msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
+    by_tf = ", ".join(f"{tf}={n:,}" for tf, n in report.rows_by_timeframe.items())
+    print(f"features      {report.rows:,} rows ({by_tf}), {len(report.columns)} columns")
+    print(f"columns       {', '.join(report.columns)}")
+    print(f"written to    {report.path}")
+    print(f"run directory: {out_dir}")
     return 0
 
 

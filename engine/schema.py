@@ -10,6 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import msgspec
+
+from components.bars.heiken_ashi import HeikenAshiConfig
+from components.indicators.scalar import ScalarIndicatorConfig
 from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
 from engine.errors import ConfigError
@@ -21,6 +25,7 @@ __all__ = [
     "AppConfig",
     "ColumnsConfig",
     "DataConfig",
+    "IndicatorsConfig",
     "LoadedConfig",
     "LoggingConfig",
     "OutputConfig",
@@ -133,6 +138,32 @@ class OutputConfig(Config, frozen=True):
     dir: str = "runs"
 
 
+def _default_scalars() -> list[ScalarIndicatorConfig]:
+    return [
+        ScalarIndicatorConfig(indicator="atr", period=14, timeframe="fast"),
+        ScalarIndicatorConfig(indicator="atr", period=14, timeframe="slow"),
+        ScalarIndicatorConfig(indicator="rsi", period=14, timeframe="slow"),
+        ScalarIndicatorConfig(indicator="std", period=20, timeframe="slow"),
+    ]
+
+
+class IndicatorsConfig(Config, frozen=True):
+    """The indicator components every replay runs (``algospace features`` writes them all).
+
+    ``timeframe = "fast"``/``"slow"`` in an entry follows ``[timeframes]``.
+    """
+
+    heiken_ashi: HeikenAshiConfig | None = HeikenAshiConfig()
+    scalars: list[ScalarIndicatorConfig] = msgspec.field(default_factory=_default_scalars)
+
+    def __post_init__(self) -> None:
+        labels = [(s.label, s.timeframe) for s in self.scalars]
+        duplicates = sorted({f"{name}@{tf}" for name, tf in labels if labels.count((name, tf)) > 1})
+        if duplicates:
+            raise ValueError(f"scalars: expected distinct name per timeframe, {duplicates} "
+                             "repeat (set name = ...)")
+
+
 class StrategiesConfig(Config, frozen=True):
     """Each strategy's own settings; ``backtest.strategy`` picks the one that runs."""
 
@@ -152,6 +183,11 @@ class AppConfig(Config, frozen=True):
     output: OutputConfig = OutputConfig()
     backtest: BacktestConfig = BacktestConfig()
     strategies: StrategiesConfig = StrategiesConfig()
+    indicators: IndicatorsConfig = IndicatorsConfig()
+
+    def resolve_timeframe(self, label: str) -> str:
+        """``"fast"``/``"slow"`` to the configured timeframe; any other label unchanged."""
+        return {"fast": self.timeframes.fast, "slow": self.timeframes.slow}.get(label, label)
 
     def __post_init__(self) -> None:
         if self.instrument not in self.instruments and self.instrument not in BUILTIN_INSTRUMENTS:

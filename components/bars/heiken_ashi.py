@@ -27,12 +27,14 @@ __all__ = ["HeikenAshi", "HeikenAshiConfig"]
 
 
 class HeikenAshiConfig(Config, frozen=True):
-    """The bars to transform (default: the slow timeframe of DESIGN section 4)."""
+    """The bars to transform: a label (``"30m"``) or ``"fast"``/``"slow"``, which the wiring
+    resolves to the configured timeframes (default: the slow bars, DESIGN section 4)."""
 
-    timeframe: str = "30m"
+    timeframe: str = "slow"
 
     def __post_init__(self) -> None:
-        parse_timeframe(self.timeframe)
+        if self.timeframe not in ("fast", "slow"):
+            parse_timeframe(self.timeframe)
 
 
 class HeikenAshi:

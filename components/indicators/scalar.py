@@ -42,18 +42,21 @@ _CLOSE_KERNELS: dict[str, tuple[Callable[[int], Floats], Callable[..., float],
 class ScalarIndicatorConfig(Config, frozen=True):
     """Which indicator, its period, its bars and their price source.
 
-    ``name`` labels the output (default ``<indicator><period>``, e.g. ``rsi14``); ``source``
-    ``heiken_ashi`` reads ``HeikenAshiBar`` events of the timeframe instead of ``Bar``.
+    ``timeframe`` is a label (``"30m"``) or ``"fast"``/``"slow"``, which the wiring resolves to
+    the configured timeframes. ``name`` labels the output (default ``<indicator><period>``,
+    e.g. ``rsi14``); ``source`` ``heiken_ashi`` reads ``HeikenAshiBar`` events of the timeframe
+    instead of ``Bar``.
     """
 
     indicator: Kind
     period: PositiveInt = 14
-    timeframe: str = "30m"
+    timeframe: str = "slow"
     source: Literal["bar", "heiken_ashi"] = "bar"
     name: str = ""
 
     def __post_init__(self) -> None:
-        parse_timeframe(self.timeframe)
+        if self.timeframe not in ("fast", "slow"):
+            parse_timeframe(self.timeframe)
 
     @property
     def label(self) -> str:

@@ -109,14 +109,15 @@ REGISTRY = {
     "heiken_ashi_30m": (lambda: HeikenAshi(HeikenAshiConfig(timeframe="30m")), es_bars_30m),
     **{
         f"{kind}_30m": (
-            (lambda kind=kind: ScalarIndicator(ScalarIndicatorConfig(indicator=kind, period=14))),
+            (lambda kind=kind: ScalarIndicator(ScalarIndicatorConfig(indicator=kind, period=14,
+                                                                    timeframe="30m"))),
             es_bars_30m,
         )
         for kind in ("sma", "wma", "ema", "rsi", "atr", "std")
     },
     "rsi_30m_heiken_ashi": (
         lambda: ScalarIndicator(ScalarIndicatorConfig(indicator="rsi", period=5,
-                                                      source="heiken_ashi")),
+                                                      timeframe="30m", source="heiken_ashi")),
         es_bars_30m_with_heiken_ashi,
     ),
     "sma_cross_1m": (

@@ -45,7 +45,7 @@ def split(chunk, cut):
 @pytest.mark.parametrize("kind", KINDS)
 @given(chunk=chunks(), period=st.sampled_from([2, 5, 14]), cut=st.integers(0, 120))
 def test_scalar_indicator_step_equals_batch_and_snapshot(kind, chunk, period, cut):
-    config = ScalarIndicatorConfig(indicator=kind, period=period)
+    config = ScalarIndicatorConfig(indicator=kind, period=period, timeframe="30m")
     batch = ScalarIndicator(config).on_chunk(chunk)
     stepped = ScalarIndicator(config)
     values = {}

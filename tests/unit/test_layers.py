@@ -19,7 +19,7 @@ FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timefra
 WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
           "engine.resample", "engine.backtest", "engine.backtest_report",
-          "engine.progress"}
+          "engine.progress", "engine.features"}
 
 
 def imports_of(path: Path) -> set[str]:

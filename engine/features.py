@@ -1,0 +1,162 @@
+"""Indicator wiring and the per-bar feature table (wiring layer).
+
+:func:`build_indicators` turns ``[indicators]`` into components (``"fast"``/``"slow"`` resolved
+to the configured timeframes); every replay subscribes them after the bar aggregators.
+:func:`write_features` replays a data set and writes one row per fast or slow bar with the bar
+and every indicator output it produced (``algospace features``), the table a researcher
+inspects and the reference later parity checks compare against.
+
+Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's ``open``,
+``high``, ``low``, ``close``, ``volume``; ``ha_open``.. ``ha_close`` on Heiken Ashi bars; one
+column per scalar indicator, named ``<label>`` (``atr14``). A value belongs to the row of the bar
+that produced it, so a slow value appears on slow rows only, at the slow close. Undefined
+values (warm-up, other timeframe) are null.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from components.bars.heiken_ashi import HeikenAshi
+from components.indicators.scalar import ScalarIndicator
+from engine.component import Component
+from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue
+from engine.pipeline import build_replay_pipeline
+from engine.replay_driver import ReplayStats
+from engine.schema import AppConfig
+
+__all__ = ["FeaturesReport", "build_indicators", "feature_columns", "write_features"]
+
+_BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+_HA_COLUMNS = ("ha_open", "ha_high", "ha_low", "ha_close")
+_FLUSH_ROWS = 50_000
+
+
+class FeaturesReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``write_features`` wrote."""
+
+    path: str
+    rows: int
+    rows_by_timeframe: dict[str, int]
+    columns: list[str]
+    replay: ReplayStats
+
+
+def build_indicators(config: AppConfig) -> list[Component]:
+    """The configured indicator components, in subscription order (Heiken Ashi first)."""
+    ind = config.indicators
+    components: list[Component] = []
+    if ind.heiken_ashi is not None:
+        tf = config.resolve_timeframe(ind.heiken_ashi.timeframe)
+        components.append(HeikenAshi(msgspec.structs.replace(ind.heiken_ashi, timeframe=tf)))
+    for scalar in ind.scalars:
+        tf = config.resolve_timeframe(scalar.timeframe)
+        components.append(ScalarIndicator(msgspec.structs.replace(scalar, timeframe=tf)))
+    return components
+
+
+def feature_columns(config: AppConfig) -> list[str]:
+    """The table's columns for ``config``, in order."""
+    columns = ["ts_event", "ts_open", "timeframe", *_BAR_COLUMNS]
+    if config.indicators.heiken_ashi is not None:
+        columns += _HA_COLUMNS
+    for scalar in config.indicators.scalars:
+        if scalar.label not in columns:
+            columns.append(scalar.label)
+    return columns
+
+
+class _Rows:
+    """Collect one row per fast/slow bar from the bus and stream them to Parquet."""
+
+    def __init__(self, columns: list[str], timeframes: set[str], path: Path) -> None:
+        self.columns = columns
+        self.timeframes = timeframes
+        self.path = path
+        self.open: dict[str, dict[str, object]] = {}
+        self.done: list[dict[str, object]] = []
+        self.rows = 0
+        self.by_timeframe = dict.fromkeys(sorted(timeframes), 0)
+        self.schema = pa.schema([(c, pa.int64() if c.startswith("ts_") else
+                                  pa.string() if c == "timeframe" else pa.float64())
+                                 for c in columns])
+        self.writer: pq.ParquetWriter | None = None
+
+    def on_bar(self, bar: Bar) -> list[Event]:
+        # every event derived from earlier bars has been delivered by now: their rows are done,
+        # and closing them here keeps the rows in publication order
+        for tf in list(self.open):
+            self._close(tf)
+        if bar.timeframe in self.timeframes:
+            self.open[bar.timeframe] = {
+                "ts_event": bar.ts_event, "ts_open": bar.ts_open, "timeframe": bar.timeframe,
+                "open": bar.open, "high": bar.high, "low": bar.low, "close": bar.close,
+                "volume": bar.volume}
+        return []
+
+    def on_heiken_ashi(self, ha: HeikenAshiBar) -> list[Event]:
+        row = self._row(ha.timeframe, ha.ts_event)
+        if row is not None:
+            row.update(ha_open=ha.open, ha_high=ha.high, ha_low=ha.low, ha_close=ha.close)
+        return []
+
+    def on_value(self, value: IndicatorValue) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            row[value.indicator] = value.value
+        return []
+
+    def finish(self) -> None:
+        for tf in list(self.open):
+            self._close(tf)
+        self._flush()
+        if self.writer is None:
+            pq.write_table(self.schema.empty_table(), self.path)
+        else:
+            self.writer.close()
+
+    def _row(self, timeframe: str, ts_event: int) -> dict[str, object] | None:
+        row = self.open.get(timeframe)
+        return row if row is not None and row["ts_event"] == ts_event else None
+
+    def _close(self, timeframe: str) -> None:
+        row = self.open.pop(timeframe, None)
+        if row is None:
+            return
+        self.done.append(row)
+        self.rows += 1
+        self.by_timeframe[timeframe] += 1
+        if len(self.done) >= _FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.done:
+            return
+        table = pa.Table.from_pylist(self.done, schema=self.schema)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(table)
+        self.done = []
+
+
+def write_features(config: AppConfig, data_path: Path, out_path: Path,
+                   rejects_path: Path | None = None) -> FeaturesReport:
+    """Replay ``data_path`` with every configured indicator; write the table to ``out_path``."""
+    pipeline = build_replay_pipeline(config, data_path, rejects_path)
+    for component in build_indicators(config):
+        pipeline.bus.subscribe(component)
+    columns = feature_columns(config)
+    timeframes = {config.timeframes.fast, config.timeframes.slow}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    rows = _Rows(columns, timeframes, out_path)
+    pipeline.bus.subscribe_handler(Bar, rows.on_bar, "features.rows")
+    pipeline.bus.subscribe_handler(HeikenAshiBar, rows.on_heiken_ashi, "features.rows")
+    pipeline.bus.subscribe_handler(IndicatorValue, rows.on_value, "features.rows")
+    stats = pipeline.run()
+    rows.finish()
+    return FeaturesReport(path=str(out_path), rows=rows.rows, rows_by_timeframe=rows.by_timeframe,
+                          columns=columns, replay=stats)

@@ -1,0 +1,56 @@
+"""``algospace features``: one row per fast and slow bar with every indicator output."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import talib
+
+from engine.cli import main
+from engine.features import feature_columns, write_features
+from engine.schema import load_app_config
+
+ROOT = Path(__file__).resolve().parents[2]
+ES = ROOT / "config" / "es_5m_30m.toml"
+
+
+def test_features_command_writes_every_bar_with_documented_columns(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["features", "--config", str(ES), "--out", str(out)]) == 0
+    assert "536 rows (30m=76, 5m=460)" in capsys.readouterr().out
+    table = pd.read_parquet(out / "features.parquet")
+    loaded = load_app_config(ES)
+    assert list(table.columns) == feature_columns(loaded.config)
+    assert (table["ts_event"].diff().dropna() >= 0).all()
+    assert (out / "manifest.json").is_file() and (out / "features.json").is_file()
+
+
+def test_slow_values_sit_on_slow_rows_and_equal_ta_lib(tmp_path):
+    loaded = load_app_config(ES)
+    path = tmp_path / "f.parquet"
+    write_features(loaded.config, loaded.data_path, path)
+    table = pd.read_parquet(path)
+    slow = table[table["timeframe"] == "30m"]
+    fast = table[table["timeframe"] == "5m"]
+    assert fast["rsi14"].isna().all() and fast["ha_close"].isna().all()
+    close = slow["close"].to_numpy()
+    np.testing.assert_allclose(slow["rsi14"].to_numpy(), talib.RSI(close, 14), equal_nan=True)
+    np.testing.assert_allclose(slow["atr14"].to_numpy(),
+                               talib.ATR(slow["high"].to_numpy(), slow["low"].to_numpy(), close,
+                                         14), equal_nan=True)
+    np.testing.assert_allclose(fast["atr14"].to_numpy(),
+                               talib.ATR(fast["high"].to_numpy(), fast["low"].to_numpy(),
+                                         fast["close"].to_numpy(), 14), equal_nan=True)
+
+
+def test_no_look_ahead_truncated_data_gives_the_same_rows(tmp_path):
+    loaded = load_app_config(ES)
+    full = tmp_path / "full.parquet"
+    write_features(loaded.config, loaded.data_path, full)
+    data = pd.read_csv(loaded.data_path)
+    cut = tmp_path / "cut.csv"
+    data.iloc[:1200].to_csv(cut, index=False)
+    part = tmp_path / "part.parquet"
+    write_features(loaded.config, cut, part)
+    a, b = pd.read_parquet(full), pd.read_parquet(part)
+    pd.testing.assert_frame_equal(a.iloc[:len(b)].reset_index(drop=True), b)
