@@ -26,6 +26,7 @@ __all__ = [
     "Heartbeat",
     "HeikenAshiBar",
     "IndicatorValue",
+    "NwrqkValue",
     "OrderIntent",
     "OrderRejected",
     "Tick",
@@ -98,6 +99,25 @@ class IndicatorValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
     timeframe: str
     indicator: str
     value: float
+
+
+class NwrqkValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """NW-RQK at a bar close: both estimates, the slope and the change/cross signals.
+
+    ``signal`` is +1 on a bullish change (the slope turns up), -1 on a bearish one, else 0.
+    Emitted once the slope is defined (``x0 + 2`` bars), so no field is ``nan``.
+    """
+
+    instrument: str
+    timeframe: str
+    yhat1: float
+    yhat2: float
+    slope: float
+    bullish_change: bool
+    bearish_change: bool
+    bullish_cross: bool
+    bearish_cross: bool
+    signal: int
 
 
 class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
@@ -194,13 +214,13 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 
 AnyEvent: TypeAlias = (
-    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | OrderIntent | Fill | TradeClosed
-    | OrderRejected
+    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | NwrqkValue | OrderIntent | Fill
+    | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, OrderIntent, Fill, TradeClosed,
-    OrderRejected,
+    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, OrderIntent, Fill,
+    TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -7,8 +7,9 @@ and every indicator output it produced (``algospace features``), the table a res
 inspects and the reference later parity checks compare against.
 
 Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's ``open``,
-``high``, ``low``, ``close``, ``volume``; ``ha_open``.. ``ha_close`` on Heiken Ashi bars; one
-column per scalar indicator, named ``<label>`` (``atr14``). A value belongs to the row of the bar
+``high``, ``low``, ``close``, ``volume``; ``ha_open``.. ``ha_close`` on Heiken Ashi bars;
+``nwrqk_<column>`` for every NW-RQK output (flags as 0/1); one column per scalar indicator,
+named ``<label>`` (``atr14``). A value belongs to the row of the bar
 that produced it, so a slow value appears on slow rows only, at the slow close. Undefined
 values (warm-up, other timeframe) are null.
 """
@@ -22,9 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.bars.heiken_ashi import HeikenAshi
+from components.indicators.nwrqk import NWRQK_COLUMNS, Nwrqk
 from components.indicators.scalar import ScalarIndicator
 from engine.component import Component
-from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue
+from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue, NwrqkValue
 from engine.pipeline import build_replay_pipeline
 from engine.replay_driver import ReplayStats
 from engine.schema import AppConfig
@@ -33,6 +35,7 @@ __all__ = ["FeaturesReport", "build_indicators", "feature_columns", "write_featu
 
 _BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 _HA_COLUMNS = ("ha_open", "ha_high", "ha_low", "ha_close")
+_NWRQK_COLUMNS = tuple(f"nwrqk_{c}" for c in NWRQK_COLUMNS)
 _FLUSH_ROWS = 50_000
 
 
@@ -53,6 +56,9 @@ def build_indicators(config: AppConfig) -> list[Component]:
     if ind.heiken_ashi is not None:
         tf = config.resolve_timeframe(ind.heiken_ashi.timeframe)
         components.append(HeikenAshi(msgspec.structs.replace(ind.heiken_ashi, timeframe=tf)))
+    if ind.nwrqk is not None:
+        tf = config.resolve_timeframe(ind.nwrqk.timeframe)
+        components.append(Nwrqk(msgspec.structs.replace(ind.nwrqk, timeframe=tf)))
     for scalar in ind.scalars:
         tf = config.resolve_timeframe(scalar.timeframe)
         components.append(ScalarIndicator(msgspec.structs.replace(scalar, timeframe=tf)))
@@ -64,6 +70,8 @@ def feature_columns(config: AppConfig) -> list[str]:
     columns = ["ts_event", "ts_open", "timeframe", *_BAR_COLUMNS]
     if config.indicators.heiken_ashi is not None:
         columns += _HA_COLUMNS
+    if config.indicators.nwrqk is not None:
+        columns += _NWRQK_COLUMNS
     for scalar in config.indicators.scalars:
         if scalar.label not in columns:
             columns.append(scalar.label)
@@ -102,6 +110,13 @@ class _Rows:
         row = self._row(ha.timeframe, ha.ts_event)
         if row is not None:
             row.update(ha_open=ha.open, ha_high=ha.high, ha_low=ha.low, ha_close=ha.close)
+        return []
+
+    def on_nwrqk(self, value: NwrqkValue) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            for column, name in zip(_NWRQK_COLUMNS, NWRQK_COLUMNS, strict=True):
+                row[column] = float(getattr(value, name))
         return []
 
     def on_value(self, value: IndicatorValue) -> list[Event]:
@@ -156,6 +171,7 @@ def write_features(config: AppConfig, data_path: Path, out_path: Path,
     pipeline.bus.subscribe_handler(Bar, rows.on_bar, "features.rows")
     pipeline.bus.subscribe_handler(HeikenAshiBar, rows.on_heiken_ashi, "features.rows")
     pipeline.bus.subscribe_handler(IndicatorValue, rows.on_value, "features.rows")
+    pipeline.bus.subscribe_handler(NwrqkValue, rows.on_nwrqk, "features.rows")
     stats = pipeline.run()
     rows.finish()
     return FeaturesReport(path=str(out_path), rows=rows.rows, rows_by_timeframe=rows.by_timeframe,

@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from components.bars.heiken_ashi import HeikenAshiConfig
+from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
 from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
@@ -154,9 +155,14 @@ class IndicatorsConfig(Config, frozen=True):
     """
 
     heiken_ashi: HeikenAshiConfig | None = HeikenAshiConfig()
+    nwrqk: NwrqkConfig | None = NwrqkConfig()
     scalars: list[ScalarIndicatorConfig] = msgspec.field(default_factory=_default_scalars)
 
     def __post_init__(self) -> None:
+        if self.nwrqk is not None and self.nwrqk.source == "heiken_ashi":
+            if self.heiken_ashi is None or self.heiken_ashi.timeframe != self.nwrqk.timeframe:
+                raise ValueError("nwrqk.source: 'heiken_ashi' needs heiken_ashi on the same "
+                                 f"timeframe ({self.nwrqk.timeframe})")
         labels = [(s.label, s.timeframe) for s in self.scalars]
         duplicates = sorted({f"{name}@{tf}" for name, tf in labels if labels.count((name, tf)) > 1})
         if duplicates:

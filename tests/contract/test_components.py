@@ -12,6 +12,7 @@ import pytest
 
 from components.bars import BarAggregator, BarAggregatorConfig
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.backtest_config import BrokerConfig
 from engine.component import Component
@@ -119,6 +120,9 @@ REGISTRY = {
         lambda: ScalarIndicator(ScalarIndicatorConfig(indicator="rsi", period=5,
                                                       timeframe="30m", source="heiken_ashi")),
         es_bars_30m_with_heiken_ashi,
+    ),
+    "nwrqk_30m_heiken_ashi": (
+        lambda: Nwrqk(NwrqkConfig(timeframe="30m", x0=10)), es_bars_30m_with_heiken_ashi,
     ),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),

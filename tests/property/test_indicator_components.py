@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.chunks import BarChunk
 from engine.events import Bar
@@ -77,3 +78,22 @@ def test_heiken_ashi_step_equals_batch_and_snapshot(chunk, cut):
     second = HeikenAshi(config)
     second.restore(first.snapshot())
     np.testing.assert_array_equal(np.concatenate([head, second.on_chunk(tail_chunk)]), batch)
+
+
+@given(chunk=chunks(), cut=st.integers(0, 120), x0=st.sampled_from([0, 3, 25]))
+def test_nwrqk_step_equals_batch_and_snapshot(chunk, cut, x0):
+    """Rows before the slope is defined (x0 + 2 bars) are not emitted; the batch has them."""
+    config = NwrqkConfig(timeframe="30m", source="bar", x0=x0, window=50)
+    batch = Nwrqk(config).on_chunk(chunk.close)
+    stepped = Nwrqk(config)
+    rows = [(e.yhat1, e.yhat2, e.slope, e.bullish_change, e.bearish_change, e.bullish_cross,
+             e.bearish_cross, e.signal) for bar in bars_of(chunk) for e in stepped.on_event(bar)]
+    expected = batch[x0 + 1:]
+    np.testing.assert_array_equal(np.array(rows, dtype=np.float64).reshape(-1, 8), expected)
+    first = Nwrqk(config)
+    head_chunk, tail_chunk = split(chunk, min(cut, chunk.close.shape[0]))
+    head = first.on_chunk(head_chunk.close)
+    second = Nwrqk(config)
+    second.restore(first.snapshot())
+    both = np.concatenate([head, second.on_chunk(tail_chunk.close)])
+    np.testing.assert_array_equal(both, batch)
