@@ -26,6 +26,7 @@ __all__ = [
     "Heartbeat",
     "HeikenAshiBar",
     "IndicatorValue",
+    "LvnLevels",
     "NwrqkValue",
     "OrderIntent",
     "OrderRejected",
@@ -118,6 +119,27 @@ class NwrqkValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
     bullish_cross: bool
     bearish_cross: bool
     signal: int
+
+
+class LvnLevels(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """Low-volume nodes of the rolling volume profile at a bar close.
+
+    ``support_*`` is the highest node at or below the close, ``resistance_*`` the lowest above
+    it (``None`` when there is none); strength is 0-100 (100 = no volume at the node),
+    distance is in points from the close (>= 0). ``poc_*`` is the point of control.
+    """
+
+    instrument: str
+    timeframe: str
+    support_price: float | None
+    support_strength: float | None
+    support_distance: float | None
+    resistance_price: float | None
+    resistance_strength: float | None
+    resistance_distance: float | None
+    poc_price: float
+    poc_volume: float
+    lvn_count: int
 
 
 class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
@@ -214,13 +236,13 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 
 AnyEvent: TypeAlias = (
-    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | NwrqkValue | OrderIntent | Fill
-    | TradeClosed | OrderRejected
+    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | NwrqkValue | LvnLevels
+    | OrderIntent | Fill | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, OrderIntent, Fill,
-    TradeClosed, OrderRejected,
+    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels, OrderIntent,
+    Fill, TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

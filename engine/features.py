@@ -8,8 +8,9 @@ inspects and the reference later parity checks compare against.
 
 Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's ``open``,
 ``high``, ``low``, ``close``, ``volume``; ``ha_open``.. ``ha_close`` on Heiken Ashi bars;
-``nwrqk_<column>`` for every NW-RQK output (flags as 0/1); one column per scalar indicator,
-named ``<label>`` (``atr14``). A value belongs to the row of the bar
+``nwrqk_<column>`` for every NW-RQK output (flags as 0/1); ``lvn_<column>`` for the LVN levels
+(null when there is no node on a side); one column per scalar indicator, named ``<label>``
+(``atr14``). A value belongs to the row of the bar
 that produced it, so a slow value appears on slow rows only, at the slow close. Undefined
 values (warm-up, other timeframe) are null.
 """
@@ -23,10 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.bars.heiken_ashi import HeikenAshi
+from components.indicators.lvn import Lvn
 from components.indicators.nwrqk import NWRQK_COLUMNS, Nwrqk
 from components.indicators.scalar import ScalarIndicator
 from engine.component import Component
-from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue, NwrqkValue
+from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue, LvnLevels, NwrqkValue
 from engine.pipeline import build_replay_pipeline
 from engine.replay_driver import ReplayStats
 from engine.schema import AppConfig
@@ -36,6 +38,10 @@ __all__ = ["FeaturesReport", "build_indicators", "feature_columns", "write_featu
 _BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 _HA_COLUMNS = ("ha_open", "ha_high", "ha_low", "ha_close")
 _NWRQK_COLUMNS = tuple(f"nwrqk_{c}" for c in NWRQK_COLUMNS)
+_LVN_FIELDS = ("support_price", "support_strength", "support_distance", "resistance_price",
+               "resistance_strength", "resistance_distance", "poc_price", "poc_volume",
+               "lvn_count")
+_LVN_COLUMNS = tuple(name if name.startswith("lvn_") else f"lvn_{name}" for name in _LVN_FIELDS)
 _FLUSH_ROWS = 50_000
 
 
@@ -59,6 +65,10 @@ def build_indicators(config: AppConfig) -> list[Component]:
     if ind.nwrqk is not None:
         tf = config.resolve_timeframe(ind.nwrqk.timeframe)
         components.append(Nwrqk(msgspec.structs.replace(ind.nwrqk, timeframe=tf)))
+    if ind.lvn is not None:
+        tf = config.resolve_timeframe(ind.lvn.timeframe)
+        tick = ind.lvn.tick_size or config.instrument_spec.tick_size
+        components.append(Lvn(msgspec.structs.replace(ind.lvn, timeframe=tf, tick_size=tick)))
     for scalar in ind.scalars:
         tf = config.resolve_timeframe(scalar.timeframe)
         components.append(ScalarIndicator(msgspec.structs.replace(scalar, timeframe=tf)))
@@ -72,6 +82,8 @@ def feature_columns(config: AppConfig) -> list[str]:
         columns += _HA_COLUMNS
     if config.indicators.nwrqk is not None:
         columns += _NWRQK_COLUMNS
+    if config.indicators.lvn is not None:
+        columns += _LVN_COLUMNS
     for scalar in config.indicators.scalars:
         if scalar.label not in columns:
             columns.append(scalar.label)
@@ -117,6 +129,13 @@ class _Rows:
         if row is not None:
             for column, name in zip(_NWRQK_COLUMNS, NWRQK_COLUMNS, strict=True):
                 row[column] = float(getattr(value, name))
+        return []
+
+    def on_lvn(self, value: LvnLevels) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            for column, name in zip(_LVN_COLUMNS, _LVN_FIELDS, strict=True):
+                row[column] = getattr(value, name)
         return []
 
     def on_value(self, value: IndicatorValue) -> list[Event]:
@@ -172,6 +191,7 @@ def write_features(config: AppConfig, data_path: Path, out_path: Path,
     pipeline.bus.subscribe_handler(HeikenAshiBar, rows.on_heiken_ashi, "features.rows")
     pipeline.bus.subscribe_handler(IndicatorValue, rows.on_value, "features.rows")
     pipeline.bus.subscribe_handler(NwrqkValue, rows.on_nwrqk, "features.rows")
+    pipeline.bus.subscribe_handler(LvnLevels, rows.on_lvn, "features.rows")
     stats = pipeline.run()
     rows.finish()
     return FeaturesReport(path=str(out_path), rows=rows.rows, rows_by_timeframe=rows.by_timeframe,

@@ -12,6 +12,7 @@ import pytest
 
 from components.bars import BarAggregator, BarAggregatorConfig
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.backtest_config import BrokerConfig
@@ -124,6 +125,7 @@ REGISTRY = {
     "nwrqk_30m_heiken_ashi": (
         lambda: Nwrqk(NwrqkConfig(timeframe="30m", x0=10)), es_bars_30m_with_heiken_ashi,
     ),
+    "lvn_30m": (lambda: Lvn(LvnConfig(timeframe="30m", tick_size=0.25)), es_bars_30m),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),
         es_bars,

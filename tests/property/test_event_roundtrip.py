@@ -16,6 +16,7 @@ from engine.events import (
     Heartbeat,
     HeikenAshiBar,
     IndicatorValue,
+    LvnLevels,
     NwrqkValue,
     OrderIntent,
     OrderRejected,
@@ -59,7 +60,8 @@ def built(event_type):
 
 
 trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
-                                                 HeikenAshiBar, IndicatorValue, NwrqkValue)])
+                                                 HeikenAshiBar, IndicatorValue, NwrqkValue,
+                                                 LvnLevels)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -81,8 +83,8 @@ def test_event_list_and_log_roundtrip(events):
 
 
 def test_every_event_type_is_in_the_union():
-    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, OrderIntent, Fill,
-            TradeClosed, OrderRejected} == set(EVENT_TYPES)
+    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels,
+            OrderIntent, Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.chunks import BarChunk
@@ -97,3 +98,27 @@ def test_nwrqk_step_equals_batch_and_snapshot(chunk, cut, x0):
     second.restore(first.snapshot())
     both = np.concatenate([head, second.on_chunk(tail_chunk.close)])
     np.testing.assert_array_equal(both, batch)
+
+
+def _nan(x):
+    return np.nan if x is None else float(x)
+
+
+@given(chunk=chunks(), cut=st.integers(0, 120), window=st.sampled_from([1, 5, 20]))
+def test_lvn_step_equals_batch_and_snapshot(chunk, cut, window):
+    """Nothing is emitted until the window is full; the batch holds nan rows there."""
+    config = LvnConfig(timeframe="30m", tick_size=0.25, bin_size=1.0, window=window)
+    batch = Lvn(config).on_chunk(chunk)
+    stepped = Lvn(config)
+    rows = [(_nan(e.support_price), _nan(e.support_strength), _nan(e.support_distance),
+             _nan(e.resistance_price), _nan(e.resistance_strength), _nan(e.resistance_distance),
+             e.poc_price, e.poc_volume, e.lvn_count)
+            for bar in bars_of(chunk) for e in stepped.on_event(bar)]
+    np.testing.assert_array_equal(np.array(rows, dtype=np.float64).reshape(-1, 9),
+                                  batch[window - 1:])
+    first = Lvn(config)
+    head_chunk, tail_chunk = split(chunk, min(cut, chunk.close.shape[0]))
+    head = first.on_chunk(head_chunk)
+    second = Lvn(config)
+    second.restore(first.snapshot())
+    np.testing.assert_array_equal(np.concatenate([head, second.on_chunk(tail_chunk)]), batch)
