@@ -3,6 +3,9 @@
 Foundation modules (events, errors, config, schema, instruments, timeframes, chunks,
 component) are importable by every layer; wiring modules (bus, clocks, drivers, CLI, manifest,
 logging) only by the entry points. This package re-exports the foundation and the bus/clocks.
+``engine.schema`` (the root config, which holds the components' config Structs) is imported
+from its own module, not from here, so that importing a component never imports the whole
+schema back (no import cycle).
 """
 
 from engine.bus import Bus
@@ -12,11 +15,9 @@ from engine.component import Component
 from engine.config import Config, config_id
 from engine.errors import ConfigError, DataError, EngineError, OrderingError
 from engine.events import AnyEvent, Bar, Event, Heartbeat, Tick, decode, encode
-from engine.schema import AppConfig, load_app_config
 
 __all__ = [
     "AnyEvent",
-    "AppConfig",
     "Bar",
     "BarChunk",
     "Bus",
@@ -36,5 +37,4 @@ __all__ = [
     "config_id",
     "decode",
     "encode",
-    "load_app_config",
 ]

@@ -65,3 +65,17 @@ def test_foundation_imports_no_wiring(name):
 def test_wiring_list_is_complete():
     engine = {f"engine.{p.stem}" for p in (ROOT / "engine").glob("*.py") if p.stem != "__init__"}
     assert engine == FOUNDATION | WIRING
+
+
+@pytest.mark.parametrize("module", ["components.indicators.lvn", "components.indicators.nwrqk",
+                                    "components.indicators.scalar", "components.bars",
+                                    "strategies.sma_cross", "replay.broker"])
+def test_a_component_imports_first_without_a_cycle(module):
+    """A fresh interpreter that imports a component before anything else must not hit an
+    import cycle through ``engine.schema`` (which imports the components' configs)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
