@@ -25,6 +25,8 @@ __all__ = [
     "Fill",
     "Heartbeat",
     "HeikenAshiBar",
+    "FvgMitigated",
+    "FvgState",
     "IndicatorValue",
     "LvnLevels",
     "NwrqkValue",
@@ -142,6 +144,50 @@ class LvnLevels(Event, frozen=True, kw_only=True, tag=True, gc=False):
     lvn_count: int
 
 
+class FvgState(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """Fair value gaps at a bar close: a gap this bar created, the active gaps, the nearest one.
+
+    ``new_*`` describe the gap this bar created (``None`` when none); ``nearest_*`` the active
+    gap edge closest to the close (``nearest_side`` +1 bullish, -1 bearish, 0 none), its age in
+    bars and size in points and percent of price.
+    """
+
+    instrument: str
+    timeframe: str
+    bullish_new: bool
+    bearish_new: bool
+    new_bottom: float | None
+    new_top: float | None
+    new_size: float | None
+    new_size_pct: float | None
+    bullish_count: int
+    bearish_count: int
+    nearest_side: int
+    nearest_level: float | None
+    nearest_distance: float | None
+    nearest_bottom: float | None
+    nearest_top: float | None
+    nearest_age: int | None
+    nearest_size: float | None
+    nearest_size_pct: float | None
+
+
+class FvgMitigated(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """Price traded back into one or more active gaps of one side at this bar.
+
+    ``side`` +1 for bullish gaps, -1 for bearish; ``count`` gaps were mitigated; ``size``,
+    ``size_pct`` and ``age`` describe the largest of them.
+    """
+
+    instrument: str
+    timeframe: str
+    side: int
+    count: int
+    size: float
+    size_pct: float
+    age: int
+
+
 class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
     """A strategy's order, decided at a bar close; the broker executes it from the next bar.
 
@@ -236,13 +282,13 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 
 AnyEvent: TypeAlias = (
-    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | NwrqkValue | LvnLevels
-    | OrderIntent | Fill | TradeClosed | OrderRejected
+    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | NwrqkValue | LvnLevels | FvgState
+    | FvgMitigated | OrderIntent | Fill | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels, OrderIntent,
-    Fill, TradeClosed, OrderRejected,
+    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels, FvgState,
+    FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

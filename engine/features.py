@@ -9,10 +9,11 @@ inspects and the reference later parity checks compare against.
 Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's ``open``,
 ``high``, ``low``, ``close``, ``volume``; ``ha_open``.. ``ha_close`` on Heiken Ashi bars;
 ``nwrqk_<column>`` for every NW-RQK output (flags as 0/1); ``lvn_<column>`` for the LVN levels
-(null when there is no node on a side); one column per scalar indicator, named ``<label>``
-(``atr14``). A value belongs to the row of the bar
-that produced it, so a slow value appears on slow rows only, at the slow close. Undefined
-values (warm-up, other timeframe) are null.
+(null when there is no node on a side); ``fvg_<field>`` for the FVG state (flags as 0/1) and
+``fvg_<side>_mitigated`` (0/1), ``_count``, ``_size``, ``_size_pct``, ``_age`` for mitigations at
+the bar; one column per scalar indicator, named ``<label>`` (``atr14``). A value belongs to the
+row of the bar that produced it, so a slow value appears on slow rows only, at the slow close.
+Undefined values (warm-up, other timeframe) are null.
 """
 
 from __future__ import annotations
@@ -24,11 +25,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.bars.heiken_ashi import HeikenAshi
+from components.indicators.fvg import Fvg
 from components.indicators.lvn import Lvn
 from components.indicators.nwrqk import NWRQK_COLUMNS, Nwrqk
 from components.indicators.scalar import ScalarIndicator
 from engine.component import Component
-from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue, LvnLevels, NwrqkValue
+from engine.events import (
+    Bar,
+    Event,
+    FvgMitigated,
+    FvgState,
+    HeikenAshiBar,
+    IndicatorValue,
+    LvnLevels,
+    NwrqkValue,
+)
 from engine.pipeline import build_replay_pipeline
 from engine.replay_driver import ReplayStats
 from engine.schema import AppConfig
@@ -42,6 +53,12 @@ _LVN_FIELDS = ("support_price", "support_strength", "support_distance", "resista
                "resistance_strength", "resistance_distance", "poc_price", "poc_volume",
                "lvn_count")
 _LVN_COLUMNS = tuple(name if name.startswith("lvn_") else f"lvn_{name}" for name in _LVN_FIELDS)
+_FVG_FIELDS = tuple(f for f in FvgState.__struct_fields__
+                    if f not in ("ts_event", "ts_init", "instrument", "timeframe"))
+_FVG_MITIGATION = ("mitigated", "mitigated_count", "mitigated_size", "mitigated_size_pct",
+                   "mitigated_age")
+_FVG_COLUMNS = (*(f"fvg_{f}" for f in _FVG_FIELDS),
+                *(f"fvg_{side}_{f}" for side in ("bullish", "bearish") for f in _FVG_MITIGATION))
 _FLUSH_ROWS = 50_000
 
 
@@ -65,6 +82,9 @@ def build_indicators(config: AppConfig) -> list[Component]:
     if ind.nwrqk is not None:
         tf = config.resolve_timeframe(ind.nwrqk.timeframe)
         components.append(Nwrqk(msgspec.structs.replace(ind.nwrqk, timeframe=tf)))
+    if ind.fvg is not None:
+        tf = config.resolve_timeframe(ind.fvg.timeframe)
+        components.append(Fvg(msgspec.structs.replace(ind.fvg, timeframe=tf)))
     if ind.lvn is not None:
         tf = config.resolve_timeframe(ind.lvn.timeframe)
         tick = ind.lvn.tick_size or config.instrument_spec.tick_size
@@ -84,6 +104,8 @@ def feature_columns(config: AppConfig) -> list[str]:
         columns += _NWRQK_COLUMNS
     if config.indicators.lvn is not None:
         columns += _LVN_COLUMNS
+    if config.indicators.fvg is not None:
+        columns += _FVG_COLUMNS
     for scalar in config.indicators.scalars:
         if scalar.label not in columns:
             columns.append(scalar.label)
@@ -136,6 +158,27 @@ class _Rows:
         if row is not None:
             for column, name in zip(_LVN_COLUMNS, _LVN_FIELDS, strict=True):
                 row[column] = getattr(value, name)
+        return []
+
+    def on_fvg(self, value: FvgState) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            for name in _FVG_FIELDS:
+                x = getattr(value, name)
+                row[f"fvg_{name}"] = float(x) if isinstance(x, bool) else x
+            for side in ("bullish", "bearish"):
+                row[f"fvg_{side}_mitigated"] = 0.0
+        return []
+
+    def on_fvg_mitigated(self, value: FvgMitigated) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            side = "bullish" if value.side > 0 else "bearish"
+            row[f"fvg_{side}_mitigated"] = 1.0
+            row[f"fvg_{side}_mitigated_count"] = value.count
+            row[f"fvg_{side}_mitigated_size"] = value.size
+            row[f"fvg_{side}_mitigated_size_pct"] = value.size_pct
+            row[f"fvg_{side}_mitigated_age"] = value.age
         return []
 
     def on_value(self, value: IndicatorValue) -> list[Event]:
@@ -192,6 +235,8 @@ def write_features(config: AppConfig, data_path: Path, out_path: Path,
     pipeline.bus.subscribe_handler(IndicatorValue, rows.on_value, "features.rows")
     pipeline.bus.subscribe_handler(NwrqkValue, rows.on_nwrqk, "features.rows")
     pipeline.bus.subscribe_handler(LvnLevels, rows.on_lvn, "features.rows")
+    pipeline.bus.subscribe_handler(FvgState, rows.on_fvg, "features.rows")
+    pipeline.bus.subscribe_handler(FvgMitigated, rows.on_fvg_mitigated, "features.rows")
     stats = pipeline.run()
     rows.finish()
     return FeaturesReport(path=str(out_path), rows=rows.rows, rows_by_timeframe=rows.by_timeframe,

@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from components.bars.heiken_ashi import HeikenAshiConfig
+from components.indicators.fvg.component import FvgConfig
 from components.indicators.lvn.component import LvnConfig
 from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
@@ -158,6 +159,7 @@ class IndicatorsConfig(Config, frozen=True):
     heiken_ashi: HeikenAshiConfig | None = HeikenAshiConfig()
     nwrqk: NwrqkConfig | None = NwrqkConfig()
     lvn: LvnConfig | None = LvnConfig()
+    fvg: FvgConfig | None = FvgConfig()
     scalars: list[ScalarIndicatorConfig] = msgspec.field(default_factory=_default_scalars)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from components.bars import BarAggregator, BarAggregatorConfig
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.fvg import Fvg, FvgConfig
 from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
@@ -126,6 +127,7 @@ REGISTRY = {
         lambda: Nwrqk(NwrqkConfig(timeframe="30m", x0=10)), es_bars_30m_with_heiken_ashi,
     ),
     "lvn_30m": (lambda: Lvn(LvnConfig(timeframe="30m", tick_size=0.25)), es_bars_30m),
+    "fvg_1m": (lambda: Fvg(FvgConfig(timeframe="1m")), es_bars),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),
         es_bars,

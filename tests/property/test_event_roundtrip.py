@@ -13,6 +13,8 @@ from engine.events import (
     AnyEvent,
     Bar,
     Fill,
+    FvgMitigated,
+    FvgState,
     Heartbeat,
     HeikenAshiBar,
     IndicatorValue,
@@ -61,7 +63,7 @@ def built(event_type):
 
 trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
                                                  HeikenAshiBar, IndicatorValue, NwrqkValue,
-                                                 LvnLevels)])
+                                                 LvnLevels, FvgState, FvgMitigated)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -83,8 +85,8 @@ def test_event_list_and_log_roundtrip(events):
 
 
 def test_every_event_type_is_in_the_union():
-    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels,
-            OrderIntent, Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
+    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels, FvgState,
+            FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.indicators.fvg import FVG_COLUMNS, Fvg, FvgConfig
 from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
@@ -120,5 +121,37 @@ def test_lvn_step_equals_batch_and_snapshot(chunk, cut, window):
     head_chunk, tail_chunk = split(chunk, min(cut, chunk.close.shape[0]))
     head = first.on_chunk(head_chunk)
     second = Lvn(config)
+    second.restore(first.snapshot())
+    np.testing.assert_array_equal(np.concatenate([head, second.on_chunk(tail_chunk)]), batch)
+
+
+STATE_FIELDS = ("new_bottom", "new_top", "new_size", "new_size_pct", "bullish_count",
+                "bearish_count", "nearest_side", "nearest_level", "nearest_distance",
+                "nearest_bottom", "nearest_top", "nearest_age", "nearest_size", "nearest_size_pct")
+
+
+@given(chunk=chunks(), cut=st.integers(0, 120), lookback=st.sampled_from([1, 3, 10]))
+def test_fvg_step_equals_batch_and_snapshot(chunk, cut, lookback):
+    """Every bar gives an FvgState (None where the batch holds nan) and one FvgMitigated per
+    side whose gaps were mitigated."""
+    config = FvgConfig(timeframe="30m", body_lookback=lookback, body_multiplier=0.5)
+    batch = Fvg(config).on_chunk(chunk)
+    col = {name: i for i, name in enumerate(FVG_COLUMNS)}
+    stepped = Fvg(config)
+    for bar, row in zip(bars_of(chunk), batch, strict=True):
+        state, *mitigated = stepped.on_event(bar)
+        assert state.bullish_new == (row[col["bullish_new"]] > 0)
+        for name in STATE_FIELDS:
+            np.testing.assert_equal(_nan(getattr(state, name)), row[col[name]], err_msg=name)
+        sides = {m.side: m for m in mitigated}
+        for side, prefix in ((1, "bullish"), (-1, "bearish")):
+            assert (side in sides) == (row[col[f"{prefix}_mitigated"]] > 0)
+            if side in sides:
+                assert sides[side].count == row[col[f"{prefix}_mitigated_count"]]
+                assert sides[side].age == row[col[f"{prefix}_mitigated_age"]]
+    first = Fvg(config)
+    head_chunk, tail_chunk = split(chunk, min(cut, chunk.close.shape[0]))
+    head = first.on_chunk(head_chunk)
+    second = Fvg(config)
     second.restore(first.snapshot())
     np.testing.assert_array_equal(np.concatenate([head, second.on_chunk(tail_chunk)]), batch)

@@ -1,0 +1,135 @@
+"""FVG (fair value gaps) as a component (component layer).
+
+On each closed bar of its timeframe (the fast bars by default, DESIGN section 4) returns an
+``FvgState`` with every output of :mod:`components.indicators.fvg.kernels`, and one
+``FvgMitigated`` per side whose active gaps price traded back into at this bar. ``on_chunk`` runs
+the batch kernel over a chunk of bars.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from components.indicators.fvg.kernels import (
+    FVG_COLUMNS,
+    FVG_N_OUT,
+    fvg_batch_nb,
+    fvg_init_state,
+    fvg_step_nb,
+)
+from engine.chunks import BarChunk
+from engine.config import Config, PositiveFloat, PositiveInt, Probability
+from engine.events import Bar, Event, FvgMitigated, FvgState
+from engine.timeframes import parse_timeframe
+
+__all__ = ["Fvg", "FvgConfig"]
+
+_C = {name: i for i, name in enumerate(FVG_COLUMNS)}
+
+
+class FvgConfig(Config, frozen=True):
+    """DESIGN section 4: body filter 1.5x the mean body of the prior 10 bars, gaps tracked
+    50 bars; ``fill_fraction`` 0 mitigates on touching the near edge, 1 on filling the gap."""
+
+    timeframe: str = "fast"
+    body_multiplier: PositiveFloat = 1.5
+    body_lookback: PositiveInt = 10
+    max_age: PositiveInt = 50
+    capacity: PositiveInt = 64
+    fill_fraction: Probability = 0.0
+
+    def __post_init__(self) -> None:
+        if self.timeframe not in ("fast", "slow"):
+            parse_timeframe(self.timeframe)
+        self.state()
+
+    def state(self) -> npt.NDArray[np.float64]:
+        """A fresh kernel state for these parameters."""
+        return fvg_init_state(body_multiplier=self.body_multiplier,
+                              body_lookback=self.body_lookback, max_age=self.max_age,
+                              capacity=self.capacity, fill_fraction=self.fill_fraction)
+
+
+def _opt(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+class Fvg:
+    """Fair value gap detection, tracking, nearest level and mitigation."""
+
+    inputs: ClassVar[tuple[type[Event], ...]] = (Bar,)
+
+    def __init__(self, config: FvgConfig) -> None:
+        self.config = config
+        self.name = f"fvg.{config.timeframe}"
+        self._out = np.zeros(FVG_N_OUT, dtype=np.float64)
+        self.reset()
+
+    @property
+    def ready(self) -> bool:
+        """True once a gap can be detected (the body mean and two previous bars exist)."""
+        return self._bars > self.config.body_lookback + 1
+
+    def on_event(self, event: Event) -> Sequence[Event]:
+        """Update on a bar of the configured timeframe."""
+        match event:
+            case Bar(timeframe=tf) if tf == self.config.timeframe:
+                out = self._out
+                fvg_step_nb(self._state, event.open, event.high, event.low, event.close, out)
+                self._bars += 1
+                return self._events(event, out.tolist())
+        return ()
+
+    def on_chunk(self, bars: BarChunk) -> npt.NDArray[np.float64]:
+        """The batch form: float64 ``(n, len(FVG_COLUMNS))`` in the kernel's column order."""
+        self._bars += bars.close.shape[0]
+        return fvg_batch_nb(self._state, bars.open, bars.high, bars.low, bars.close)
+
+    def reset(self) -> None:
+        """No bars, no gaps."""
+        self._state = self.config.state()
+        self._bars = 0
+
+    def snapshot(self) -> bytes:
+        """Kernel state and bar count."""
+        return msgspec.msgpack.encode((self._state.tolist(), self._bars))
+
+    def restore(self, state: bytes) -> None:
+        """Load a state written by :meth:`snapshot`."""
+        values, bars = msgspec.msgpack.decode(state, type=tuple[list[float], int])
+        self._state = np.array(values, dtype=np.float64)
+        self._bars = bars
+
+    def _events(self, bar: Bar, v: list[float]) -> list[Event]:
+        ts, ts_init, sym, tf = bar.ts_event, bar.ts_init, bar.instrument, bar.timeframe
+        age = v[_C["nearest_age"]]
+        events: list[Event] = [FvgState(
+            ts_event=ts, ts_init=ts_init, instrument=sym, timeframe=tf,
+            bullish_new=v[_C["bullish_new"]] > 0, bearish_new=v[_C["bearish_new"]] > 0,
+            new_bottom=_opt(v[_C["new_bottom"]]), new_top=_opt(v[_C["new_top"]]),
+            new_size=_opt(v[_C["new_size"]]), new_size_pct=_opt(v[_C["new_size_pct"]]),
+            bullish_count=int(v[_C["bullish_count"]]),
+            bearish_count=int(v[_C["bearish_count"]]),
+            nearest_side=int(v[_C["nearest_side"]]),
+            nearest_level=_opt(v[_C["nearest_level"]]),
+            nearest_distance=_opt(v[_C["nearest_distance"]]),
+            nearest_bottom=_opt(v[_C["nearest_bottom"]]),
+            nearest_top=_opt(v[_C["nearest_top"]]),
+            nearest_age=None if math.isnan(age) else int(age),
+            nearest_size=_opt(v[_C["nearest_size"]]),
+            nearest_size_pct=_opt(v[_C["nearest_size_pct"]]))]
+        for side, prefix in ((1, "bullish"), (-1, "bearish")):
+            if v[_C[f"{prefix}_mitigated"]] > 0:
+                events.append(FvgMitigated(
+                    ts_event=ts, ts_init=ts_init, instrument=sym, timeframe=tf, side=side,
+                    count=int(v[_C[f"{prefix}_mitigated_count"]]),
+                    size=float(v[_C[f"{prefix}_mitigated_size"]]),
+                    size_pct=float(v[_C[f"{prefix}_mitigated_size_pct"]]),
+                    age=int(v[_C[f"{prefix}_mitigated_age"]])))
+        return events
