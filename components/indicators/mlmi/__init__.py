@@ -1,0 +1,10 @@
+"""MLMI, the kNN momentum index: kernels (kernel layer) re-exported for components."""
+
+from components.indicators.mlmi.kernels import (
+    MLMI_COLUMNS,
+    mlmi_batch_nb,
+    mlmi_init_state,
+    mlmi_step_nb,
+)
+
+__all__ = ["MLMI_COLUMNS", "mlmi_batch_nb", "mlmi_init_state", "mlmi_step_nb"]
