@@ -29,6 +29,7 @@ __all__ = [
     "FvgState",
     "IndicatorValue",
     "LvnLevels",
+    "MlmiValue",
     "NwrqkValue",
     "OrderIntent",
     "OrderRejected",
@@ -102,6 +103,27 @@ class IndicatorValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
     timeframe: str
     indicator: str
     value: float
+
+
+class MlmiValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """MLMI at a bar close: the kNN vote in [-200, 200] and its zero-cross ``signal`` (+1/-1/0).
+
+    ``stored`` points are in memory; ``crossover`` is +1/-1 when this bar stored a WMA 5/20
+    crossover (with ``label``), else 0; ``ma_fast``, ``ma_slow``, ``x1`` = WMA20(RSI20) and
+    ``x2`` = WMA20(RSI5) are the inputs. Emitted once the features are defined.
+    """
+
+    instrument: str
+    timeframe: str
+    value: float
+    signal: int
+    stored: int
+    crossover: int
+    label: int
+    ma_fast: float
+    ma_slow: float
+    x1: float
+    x2: float
 
 
 class NwrqkValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
@@ -282,13 +304,13 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 
 AnyEvent: TypeAlias = (
-    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | NwrqkValue | LvnLevels | FvgState
-    | FvgMitigated | OrderIntent | Fill | TradeClosed | OrderRejected
+    Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
+    | FvgState | FvgMitigated | OrderIntent | Fill | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels, FvgState,
-    FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected,
+    Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
+    FvgState, FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

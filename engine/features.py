@@ -8,6 +8,7 @@ inspects and the reference later parity checks compare against.
 
 Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's ``open``,
 ``high``, ``low``, ``close``, ``volume``; ``ha_open``.. ``ha_close`` on Heiken Ashi bars;
+``mlmi_<column>`` for every MLMI output;
 ``nwrqk_<column>`` for every NW-RQK output (flags as 0/1); ``lvn_<column>`` for the LVN levels
 (null when there is no node on a side); ``fvg_<field>`` for the FVG state (flags as 0/1) and
 ``fvg_<side>_mitigated`` (0/1), ``_count``, ``_size``, ``_size_pct``, ``_age`` for mitigations at
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 from components.bars.heiken_ashi import HeikenAshi
 from components.indicators.fvg import Fvg
 from components.indicators.lvn import Lvn
+from components.indicators.mlmi import MLMI_COLUMNS, Mlmi
 from components.indicators.nwrqk import NWRQK_COLUMNS, Nwrqk
 from components.indicators.scalar import ScalarIndicator
 from engine.component import Component
@@ -38,6 +40,7 @@ from engine.events import (
     HeikenAshiBar,
     IndicatorValue,
     LvnLevels,
+    MlmiValue,
     NwrqkValue,
 )
 from engine.pipeline import build_replay_pipeline
@@ -49,6 +52,7 @@ __all__ = ["FeaturesReport", "build_indicators", "feature_columns", "write_featu
 _BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 _HA_COLUMNS = ("ha_open", "ha_high", "ha_low", "ha_close")
 _NWRQK_COLUMNS = tuple(f"nwrqk_{c}" for c in NWRQK_COLUMNS)
+_MLMI_COLUMNS = tuple(f"mlmi_{c}" for c in MLMI_COLUMNS)
 _LVN_FIELDS = ("support_price", "support_strength", "support_distance", "resistance_price",
                "resistance_strength", "resistance_distance", "poc_price", "poc_volume",
                "lvn_count")
@@ -79,6 +83,9 @@ def build_indicators(config: AppConfig) -> list[Component]:
     if ind.heiken_ashi is not None:
         tf = config.resolve_timeframe(ind.heiken_ashi.timeframe)
         components.append(HeikenAshi(msgspec.structs.replace(ind.heiken_ashi, timeframe=tf)))
+    if ind.mlmi is not None:
+        tf = config.resolve_timeframe(ind.mlmi.timeframe)
+        components.append(Mlmi(msgspec.structs.replace(ind.mlmi, timeframe=tf)))
     if ind.nwrqk is not None:
         tf = config.resolve_timeframe(ind.nwrqk.timeframe)
         components.append(Nwrqk(msgspec.structs.replace(ind.nwrqk, timeframe=tf)))
@@ -100,6 +107,8 @@ def feature_columns(config: AppConfig) -> list[str]:
     columns = ["ts_event", "ts_open", "timeframe", *_BAR_COLUMNS]
     if config.indicators.heiken_ashi is not None:
         columns += _HA_COLUMNS
+    if config.indicators.mlmi is not None:
+        columns += _MLMI_COLUMNS
     if config.indicators.nwrqk is not None:
         columns += _NWRQK_COLUMNS
     if config.indicators.lvn is not None:
@@ -144,6 +153,13 @@ class _Rows:
         row = self._row(ha.timeframe, ha.ts_event)
         if row is not None:
             row.update(ha_open=ha.open, ha_high=ha.high, ha_low=ha.low, ha_close=ha.close)
+        return []
+
+    def on_mlmi(self, value: MlmiValue) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            for column, name in zip(_MLMI_COLUMNS, MLMI_COLUMNS, strict=True):
+                row[column] = float(getattr(value, name))
         return []
 
     def on_nwrqk(self, value: NwrqkValue) -> list[Event]:
@@ -234,6 +250,7 @@ def write_features(config: AppConfig, data_path: Path, out_path: Path,
     pipeline.bus.subscribe_handler(HeikenAshiBar, rows.on_heiken_ashi, "features.rows")
     pipeline.bus.subscribe_handler(IndicatorValue, rows.on_value, "features.rows")
     pipeline.bus.subscribe_handler(NwrqkValue, rows.on_nwrqk, "features.rows")
+    pipeline.bus.subscribe_handler(MlmiValue, rows.on_mlmi, "features.rows")
     pipeline.bus.subscribe_handler(LvnLevels, rows.on_lvn, "features.rows")
     pipeline.bus.subscribe_handler(FvgState, rows.on_fvg, "features.rows")
     pipeline.bus.subscribe_handler(FvgMitigated, rows.on_fvg_mitigated, "features.rows")

@@ -15,6 +15,7 @@ import msgspec
 from components.bars.heiken_ashi import HeikenAshiConfig
 from components.indicators.fvg.component import FvgConfig
 from components.indicators.lvn.component import LvnConfig
+from components.indicators.mlmi.component import MlmiConfig
 from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
 from engine.backtest_config import BacktestConfig
@@ -157,16 +158,18 @@ class IndicatorsConfig(Config, frozen=True):
     """
 
     heiken_ashi: HeikenAshiConfig | None = HeikenAshiConfig()
+    mlmi: MlmiConfig | None = MlmiConfig()
     nwrqk: NwrqkConfig | None = NwrqkConfig()
     lvn: LvnConfig | None = LvnConfig()
     fvg: FvgConfig | None = FvgConfig()
     scalars: list[ScalarIndicatorConfig] = msgspec.field(default_factory=_default_scalars)
 
     def __post_init__(self) -> None:
-        if self.nwrqk is not None and self.nwrqk.source == "heiken_ashi":
-            if self.heiken_ashi is None or self.heiken_ashi.timeframe != self.nwrqk.timeframe:
-                raise ValueError("nwrqk.source: 'heiken_ashi' needs heiken_ashi on the same "
-                                 f"timeframe ({self.nwrqk.timeframe})")
+        for key, part in (("mlmi", self.mlmi), ("nwrqk", self.nwrqk)):
+            if part is not None and part.source == "heiken_ashi" and (
+                    self.heiken_ashi is None or self.heiken_ashi.timeframe != part.timeframe):
+                raise ValueError(f"{key}.source: 'heiken_ashi' needs heiken_ashi on the same "
+                                 f"timeframe ({part.timeframe})")
         labels = [(s.label, s.timeframe) for s in self.scalars]
         duplicates = sorted({f"{name}@{tf}" for name, tf in labels if labels.count((name, tf)) > 1})
         if duplicates:

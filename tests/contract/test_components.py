@@ -14,6 +14,7 @@ from components.bars import BarAggregator, BarAggregatorConfig
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
 from components.indicators.fvg import Fvg, FvgConfig
 from components.indicators.lvn import Lvn, LvnConfig
+from components.indicators.mlmi import Mlmi, MlmiConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.backtest_config import BrokerConfig
@@ -128,6 +129,11 @@ REGISTRY = {
     ),
     "lvn_30m": (lambda: Lvn(LvnConfig(timeframe="30m", tick_size=0.25)), es_bars_30m),
     "fvg_1m": (lambda: Fvg(FvgConfig(timeframe="1m")), es_bars),
+    "mlmi_30m_heiken_ashi": (
+        lambda: Mlmi(MlmiConfig(timeframe="30m", neighbors=7, capacity=50, ma_slow_period=10,
+                                rsi_slow_period=10, feature_period=5)),
+        es_bars_30m_with_heiken_ashi,
+    ),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),
         es_bars,

@@ -19,6 +19,7 @@ from engine.events import (
     HeikenAshiBar,
     IndicatorValue,
     LvnLevels,
+    MlmiValue,
     NwrqkValue,
     OrderIntent,
     OrderRejected,
@@ -63,7 +64,7 @@ def built(event_type):
 
 trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
                                                  HeikenAshiBar, IndicatorValue, NwrqkValue,
-                                                 LvnLevels, FvgState, FvgMitigated)])
+                                                 LvnLevels, FvgState, FvgMitigated, MlmiValue)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -85,8 +86,9 @@ def test_event_list_and_log_roundtrip(events):
 
 
 def test_every_event_type_is_in_the_union():
-    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, NwrqkValue, LvnLevels, FvgState,
-            FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
+    assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
+            FvgState, FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected} == set(
+        EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

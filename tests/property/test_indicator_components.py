@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
 from components.indicators.fvg import FVG_COLUMNS, Fvg, FvgConfig
 from components.indicators.lvn import Lvn, LvnConfig
+from components.indicators.mlmi import Mlmi, MlmiConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from engine.chunks import BarChunk
@@ -155,3 +156,24 @@ def test_fvg_step_equals_batch_and_snapshot(chunk, cut, lookback):
     second = Fvg(config)
     second.restore(first.snapshot())
     np.testing.assert_array_equal(np.concatenate([head, second.on_chunk(tail_chunk)]), batch)
+
+
+@given(chunk=chunks(), cut=st.integers(0, 120), capacity=st.sampled_from([5, 50]))
+def test_mlmi_step_equals_batch_and_snapshot(chunk, cut, capacity):
+    """Rows are emitted once the kNN value is defined; the batch holds nan before."""
+    config = MlmiConfig(timeframe="30m", source="bar", neighbors=3, capacity=capacity,
+                        ma_fast_period=2, ma_slow_period=4, rsi_fast_period=2,
+                        rsi_slow_period=4, feature_period=3)
+    batch = Mlmi(config).on_chunk(chunk.close)
+    stepped = Mlmi(config)
+    rows = [(e.value, e.signal, e.stored, e.crossover, e.label, e.ma_fast, e.ma_slow, e.x1, e.x2)
+            for bar in bars_of(chunk) for e in stepped.on_event(bar)]
+    expected = batch[~np.isnan(batch[:, 0])]
+    np.testing.assert_array_equal(np.array(rows, dtype=np.float64).reshape(-1, 9), expected)
+    first = Mlmi(config)
+    head_chunk, tail_chunk = split(chunk, min(cut, chunk.close.shape[0]))
+    head = first.on_chunk(head_chunk.close)
+    second = Mlmi(config)
+    second.restore(first.snapshot())
+    np.testing.assert_array_equal(np.concatenate([head, second.on_chunk(tail_chunk.close)]),
+                                  batch)

@@ -1,5 +1,6 @@
 """MLMI, the kNN momentum index: kernels (kernel layer) re-exported for components."""
 
+from components.indicators.mlmi.component import Mlmi, MlmiConfig
 from components.indicators.mlmi.kernels import (
     MLMI_COLUMNS,
     mlmi_batch_nb,
@@ -7,4 +8,5 @@ from components.indicators.mlmi.kernels import (
     mlmi_step_nb,
 )
 
-__all__ = ["MLMI_COLUMNS", "mlmi_batch_nb", "mlmi_init_state", "mlmi_step_nb"]
+__all__ = ["MLMI_COLUMNS", "Mlmi", "MlmiConfig", "mlmi_batch_nb", "mlmi_init_state",
+           "mlmi_step_nb"]
