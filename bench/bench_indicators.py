@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig  # noqa: E402
+from components.indicators.fvg import Fvg, FvgConfig  # noqa: E402
 from components.indicators.lvn import Lvn, LvnConfig  # noqa: E402
+from components.indicators.mlmi import Mlmi, MlmiConfig  # noqa: E402
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig  # noqa: E402
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig  # noqa: E402
 from engine.chunks import BarChunk  # noqa: E402
@@ -75,6 +77,7 @@ def heiken_ashi_events(bars: list[Bar]) -> list[HeikenAshiBar]:
 def slow_components() -> dict[str, Callable[[], object]]:
     return {
         "heiken_ashi": lambda: HeikenAshi(HeikenAshiConfig(timeframe="30m")),
+        "mlmi": lambda: Mlmi(MlmiConfig(timeframe="30m")),
         "nwrqk": lambda: Nwrqk(NwrqkConfig(timeframe="30m")),
         "lvn": lambda: Lvn(LvnConfig(timeframe="30m", tick_size=0.25)),
         "atr14": lambda: ScalarIndicator(ScalarIndicatorConfig(indicator="atr",
@@ -88,17 +91,18 @@ def slow_components() -> dict[str, Callable[[], object]]:
 
 def fast_components() -> dict[str, Callable[[], object]]:
     return {
+        "fvg (fast)": lambda: Fvg(FvgConfig(timeframe="5m")),
         "atr14 (fast)": lambda: ScalarIndicator(ScalarIndicatorConfig(indicator="atr",
                                                                       timeframe="5m")),
     }
 
 
 def batch_input(name: str, chunk: BarChunk) -> object:
-    return chunk.close if name == "nwrqk" else chunk
+    return chunk.close if name in ("nwrqk", "mlmi") else chunk
 
 
 def step_input(name: str, bars: list[Bar], ha: list[HeikenAshiBar]) -> list:
-    return ha if name == "nwrqk" else bars
+    return ha if name in ("nwrqk", "mlmi") else bars
 
 
 def measure(factory: Callable[[], object], name: str, chunk: BarChunk, bars: list[Bar],
@@ -129,7 +133,11 @@ def start_time(cache_dir: Path) -> float:
             "from engine.chunks import BarChunk;"
             "n=50; x=np.linspace(100,110,n); ts=np.arange(n, dtype=np.int64);"
             "c=BarChunk(ts, ts+1, x, x+1, x-1, x, np.ones(n));"
+            "from components.indicators.mlmi import Mlmi, MlmiConfig;"
+            "from components.indicators.fvg import Fvg, FvgConfig;"
             "Nwrqk(NwrqkConfig(timeframe='30m')).on_chunk(x);"
+            "Mlmi(MlmiConfig(timeframe='30m')).on_chunk(x);"
+            "Fvg(FvgConfig(timeframe='5m')).on_chunk(c);"
             "Lvn(LvnConfig(timeframe='30m', tick_size=0.25)).on_chunk(c);"
             "[ScalarIndicator(ScalarIndicatorConfig(indicator=k, timeframe='30m')).on_chunk(c)"
             " for k in ('atr','rsi','std','sma','wma','ema')];"
