@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Literal
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from components.indicators import shared_kernels as sk
+from components.indicators.inputs import pack_state, price_bar, source_type, unpack_state
 from components.indicators.kernels import sma_batch_nb, sma_init_state, sma_step_nb
 from engine.chunks import BarChunk
 from engine.config import Config, PositiveInt
@@ -87,7 +87,7 @@ class ScalarIndicator:
     def __init__(self, config: ScalarIndicatorConfig) -> None:
         self.config = config
         self.name = f"{config.label}.{config.timeframe}"
-        self._want: type[Event] = HeikenAshiBar if config.source == "heiken_ashi" else Bar
+        self._want: type[Event] = source_type(config.source)
         self.reset()
 
     @property
@@ -97,20 +97,18 @@ class ScalarIndicator:
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Update on a bar (or Heiken Ashi bar) of the configured timeframe."""
-        if type(event) is not self._want:
-            return ()
-        assert isinstance(event, Bar | HeikenAshiBar)
-        if event.timeframe != self.config.timeframe:
+        bar = price_bar(event, self._want, self.config.timeframe)
+        if bar is None:
             return ()
         self._bars += 1
         if self.config.indicator == "atr":
-            value = sk.atr_step_nb(self._state, event.high, event.low, event.close)
+            value = sk.atr_step_nb(self._state, bar.high, bar.low, bar.close)
         else:
-            value = self._step(self._state, event.close)
+            value = self._step(self._state, bar.close)
         if not self.ready:
             return ()
-        return (IndicatorValue(ts_event=event.ts_event, ts_init=event.ts_init,
-                               instrument=event.instrument, timeframe=event.timeframe,
+        return (IndicatorValue(ts_event=bar.ts_event, ts_init=bar.ts_init,
+                               instrument=bar.instrument, timeframe=bar.timeframe,
                                indicator=self.config.label, value=float(value)),)
 
     def on_chunk(self, bars: BarChunk) -> Floats:
@@ -133,10 +131,8 @@ class ScalarIndicator:
 
     def snapshot(self) -> bytes:
         """Kernel state and bar count."""
-        return msgspec.msgpack.encode((self._state.tolist(), self._bars))
+        return pack_state(self._state, self._bars)
 
     def restore(self, state: bytes) -> None:
         """Load a state written by :meth:`snapshot`."""
-        values, bars = msgspec.msgpack.decode(state, type=tuple[list[float], int])
-        self._state = np.array(values, dtype=np.float64)
-        self._bars = bars
+        self._state, self._bars = unpack_state(state)

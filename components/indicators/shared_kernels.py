@@ -4,7 +4,9 @@ Same pattern as :mod:`components.indicators.kernels`: ``<name>_init_state(period
 caller-owned float64 state array, ``<name>_step_nb(state, ...)`` consumes one bar and returns
 the value (``nan`` during warm-up), ``<name>_batch_nb(state, ...)`` loops the step kernel.
 Step kernels are ``inline="always"`` so that a caller's loop pays no per-call array
-bookkeeping (see docs/architecture.md, decision 10).
+bookkeeping (see docs/architecture.md, decision 10). For the same reason the ring-buffer push
+is written out in each window kernel: factored into a helper taking the state array, it
+measured 2.5x slower for WMA (52 vs 21 ns per bar).
 
 Each reproduces TA-Lib (default unstable period 0), the test oracle:
 

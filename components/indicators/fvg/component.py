@@ -12,7 +12,6 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -23,6 +22,7 @@ from components.indicators.fvg.kernels import (
     fvg_init_state,
     fvg_step_nb,
 )
+from components.indicators.inputs import pack_state, unpack_state
 from engine.chunks import BarChunk
 from engine.config import Config, PositiveFloat, PositiveInt, Probability
 from engine.events import Bar, Event, FvgMitigated, FvgState
@@ -98,13 +98,11 @@ class Fvg:
 
     def snapshot(self) -> bytes:
         """Kernel state and bar count."""
-        return msgspec.msgpack.encode((self._state.tolist(), self._bars))
+        return pack_state(self._state, self._bars)
 
     def restore(self, state: bytes) -> None:
         """Load a state written by :meth:`snapshot`."""
-        values, bars = msgspec.msgpack.decode(state, type=tuple[list[float], int])
-        self._state = np.array(values, dtype=np.float64)
-        self._bars = bars
+        self._state, self._bars = unpack_state(state)
 
     def _events(self, bar: Bar, v: list[float]) -> list[Event]:
         ts, ts_init, sym, tf = bar.ts_event, bar.ts_init, bar.instrument, bar.timeframe

@@ -11,10 +11,10 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from components.indicators.inputs import pack_state, unpack_state
 from components.indicators.lvn.kernels import LVN_N_OUT, lvn_batch_nb, lvn_init_state, lvn_step_nb
 from engine.chunks import BarChunk
 from engine.config import Config, PositiveFloat, PositiveInt, Probability
@@ -98,10 +98,8 @@ class Lvn:
 
     def snapshot(self) -> bytes:
         """Kernel state and bar count."""
-        return msgspec.msgpack.encode((self._state.tolist(), self._bars))
+        return pack_state(self._state, self._bars)
 
     def restore(self, state: bytes) -> None:
         """Load a state written by :meth:`snapshot`."""
-        values, bars = msgspec.msgpack.decode(state, type=tuple[list[float], int])
-        self._state = np.array(values, dtype=np.float64)
-        self._bars = bars
+        self._state, self._bars = unpack_state(state)

@@ -12,10 +12,10 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from components.indicators.inputs import pack_state, price_bar, source_type, unpack_state
 from components.indicators.mlmi.kernels import mlmi_batch_nb, mlmi_init_state, mlmi_step_nb
 from engine.config import Config, PositiveInt
 from engine.events import Bar, Event, HeikenAshiBar, MlmiValue
@@ -57,7 +57,7 @@ class Mlmi:
     def __init__(self, config: MlmiConfig) -> None:
         self.config = config
         self.name = f"mlmi.{config.timeframe}"
-        self._want: type[Event] = HeikenAshiBar if config.source == "heiken_ashi" else Bar
+        self._want: type[Event] = source_type(config.source)
         self._out = np.zeros(9, dtype=np.float64)
         self.reset()
 
@@ -68,19 +68,17 @@ class Mlmi:
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Update on a (Heiken Ashi) bar of the configured timeframe."""
-        if type(event) is not self._want:
-            return ()
-        assert isinstance(event, Bar | HeikenAshiBar)
-        if event.timeframe != self.config.timeframe:
+        bar = price_bar(event, self._want, self.config.timeframe)
+        if bar is None:
             return ()
         out = self._out
-        mlmi_step_nb(self._state, event.close, out)
+        mlmi_step_nb(self._state, bar.close, out)
         v = out.tolist()
         if math.isnan(v[0]):
             return ()
         self._defined = True
-        return (MlmiValue(ts_event=event.ts_event, ts_init=event.ts_init,
-                          instrument=event.instrument, timeframe=event.timeframe, value=v[0],
+        return (MlmiValue(ts_event=bar.ts_event, ts_init=bar.ts_init,
+                          instrument=bar.instrument, timeframe=bar.timeframe, value=v[0],
                           signal=int(v[1]), stored=int(v[2]), crossover=int(v[3]),
                           label=int(v[4]), ma_fast=v[5], ma_slow=v[6], x1=v[7], x2=v[8]),)
 
@@ -98,10 +96,9 @@ class Mlmi:
 
     def snapshot(self) -> bytes:
         """Kernel state (memory included)."""
-        return msgspec.msgpack.encode((self._state.tolist(), self._defined))
+        return pack_state(self._state, int(self._defined))
 
     def restore(self, state: bytes) -> None:
         """Load a state written by :meth:`snapshot`."""
-        values, defined = msgspec.msgpack.decode(state, type=tuple[list[float], bool])
-        self._state = np.array(values, dtype=np.float64)
-        self._defined = defined
+        self._state, defined = unpack_state(state)
+        self._defined = bool(defined)

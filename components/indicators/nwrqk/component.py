@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from components.indicators.inputs import pack_state, price_bar, source_type, unpack_state
 from components.indicators.nwrqk.kernels import nwrqk_batch_nb, nwrqk_init_state, nwrqk_step_nb
 from engine.config import Config, NonNegativeInt, PositiveFloat, PositiveInt
 from engine.events import Bar, Event, HeikenAshiBar, NwrqkValue
@@ -48,7 +48,7 @@ class Nwrqk:
     def __init__(self, config: NwrqkConfig) -> None:
         self.config = config
         self.name = f"nwrqk.{config.timeframe}"
-        self._want: type[Event] = HeikenAshiBar if config.source == "heiken_ashi" else Bar
+        self._want: type[Event] = source_type(config.source)
         self._out = np.zeros(8, dtype=np.float64)
         self.reset()
 
@@ -59,18 +59,16 @@ class Nwrqk:
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Update on a (Heiken Ashi) bar of the configured timeframe."""
-        if type(event) is not self._want:
-            return ()
-        assert isinstance(event, Bar | HeikenAshiBar)
-        if event.timeframe != self.config.timeframe:
+        bar = price_bar(event, self._want, self.config.timeframe)
+        if bar is None:
             return ()
         out = self._out
-        nwrqk_step_nb(self._state, event.close, out)
+        nwrqk_step_nb(self._state, bar.close, out)
         self._bars += 1
         if not self.ready:
             return ()
-        return (NwrqkValue(ts_event=event.ts_event, ts_init=event.ts_init,
-                           instrument=event.instrument, timeframe=event.timeframe,
+        return (NwrqkValue(ts_event=bar.ts_event, ts_init=bar.ts_init,
+                           instrument=bar.instrument, timeframe=bar.timeframe,
                            yhat1=float(out[0]), yhat2=float(out[1]), slope=float(out[2]),
                            bullish_change=bool(out[3]), bearish_change=bool(out[4]),
                            bullish_cross=bool(out[5]), bearish_cross=bool(out[6]),
@@ -89,10 +87,8 @@ class Nwrqk:
 
     def snapshot(self) -> bytes:
         """Kernel state and bar count."""
-        return msgspec.msgpack.encode((self._state.tolist(), self._bars))
+        return pack_state(self._state, self._bars)
 
     def restore(self, state: bytes) -> None:
         """Load a state written by :meth:`snapshot`."""
-        values, bars = msgspec.msgpack.decode(state, type=tuple[list[float], int])
-        self._state = np.array(values, dtype=np.float64)
-        self._bars = bars
+        self._state, self._bars = unpack_state(state)
