@@ -6,9 +6,13 @@ Every event is a frozen, tagged msgspec Struct with two int-nanosecond UTC times
   exists once it has closed, so nothing can observe it earlier.
 - ``ts_init``: when this object was created (the clock's time in the process that built it).
 
-There are no dict or ``Any`` payloads. ``AnyEvent`` is the union of all concrete events, and one
-reused msgpack encoder/decoder pair serialises it (see :func:`encode` / :func:`decode`).
-Later layers add their events here, to the union, so a single decoder reads every message.
+Market data and indicator events take their fields positionally too (in declaration order,
+the base's ``ts_event, ts_init`` first): the components build them once per bar on the hot
+path, where msgspec's positional construction is several times cheaper than keywords. Order
+and fill events take their own fields by keyword only. There are no dict or ``Any`` payloads.
+``AnyEvent`` is the union of all concrete events, and one reused msgpack encoder/decoder pair
+serialises it (see :func:`encode` / :func:`decode`). Later layers add their events here, to
+the union, so a single decoder reads every message.
 """
 
 from __future__ import annotations
@@ -41,14 +45,14 @@ __all__ = [
 ]
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True, gc=False):
+class Event(msgspec.Struct, frozen=True, tag=True, gc=False):
     """Base of every event: UNIX-nanosecond ``ts_event`` and ``ts_init``."""
 
     ts_event: int
     ts_init: int
 
 
-class Bar(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class Bar(Event, frozen=True, tag=True, gc=False):
     """One closed OHLCV bar.
 
     ``ts_open`` is the bucket start, ``ts_event`` the bucket close (exclusive end), so
@@ -66,7 +70,7 @@ class Bar(Event, frozen=True, kw_only=True, tag=True, gc=False):
     volume: float
 
 
-class Tick(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class Tick(Event, frozen=True, tag=True, gc=False):
     """One trade print: ``price`` and ``size`` at ``ts_event``."""
 
     instrument: str
@@ -74,14 +78,14 @@ class Tick(Event, frozen=True, kw_only=True, tag=True, gc=False):
     size: float
 
 
-class Heartbeat(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class Heartbeat(Event, frozen=True, tag=True, gc=False):
     """Liveness beacon of a process, with its own monotonically increasing ``sequence``."""
 
     source: str
     sequence: int
 
 
-class HeikenAshiBar(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class HeikenAshiBar(Event, frozen=True, tag=True, gc=False):
     """The Heiken Ashi transform of one closed bar (same ``ts_open``/``ts_event``)."""
 
     instrument: str
@@ -93,7 +97,7 @@ class HeikenAshiBar(Event, frozen=True, kw_only=True, tag=True, gc=False):
     close: float
 
 
-class IndicatorValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class IndicatorValue(Event, frozen=True, tag=True, gc=False):
     """One value of a scalar indicator at a bar close (``indicator`` names it, e.g. ``atr14``).
 
     Emitted only once the indicator is defined (after its warm-up), so it is never ``nan``.
@@ -105,7 +109,7 @@ class IndicatorValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
     value: float
 
 
-class MlmiValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class MlmiValue(Event, frozen=True, tag=True, gc=False):
     """MLMI at a bar close: the kNN vote in [-200, 200] and its zero-cross ``signal`` (+1/-1/0).
 
     ``stored`` points are in memory; ``crossover`` is +1/-1 when this bar stored a WMA 5/20
@@ -126,7 +130,7 @@ class MlmiValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
     x2: float
 
 
-class NwrqkValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class NwrqkValue(Event, frozen=True, tag=True, gc=False):
     """NW-RQK at a bar close: both estimates, the slope and the change/cross signals.
 
     ``signal`` is +1 on a bullish change (the slope turns up), -1 on a bearish one, else 0.
@@ -145,7 +149,7 @@ class NwrqkValue(Event, frozen=True, kw_only=True, tag=True, gc=False):
     signal: int
 
 
-class LvnLevels(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class LvnLevels(Event, frozen=True, tag=True, gc=False):
     """Low-volume nodes of the rolling volume profile at a bar close.
 
     ``support_*`` is the highest node at or below the close, ``resistance_*`` the lowest above
@@ -166,7 +170,7 @@ class LvnLevels(Event, frozen=True, kw_only=True, tag=True, gc=False):
     lvn_count: int
 
 
-class FvgState(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class FvgState(Event, frozen=True, tag=True, gc=False):
     """Fair value gaps at a bar close: a gap this bar created, the active gaps, the nearest one.
 
     ``new_*`` describe the gap this bar created (``None`` when none); ``nearest_*`` the active
@@ -194,7 +198,7 @@ class FvgState(Event, frozen=True, kw_only=True, tag=True, gc=False):
     nearest_size_pct: float | None
 
 
-class FvgMitigated(Event, frozen=True, kw_only=True, tag=True, gc=False):
+class FvgMitigated(Event, frozen=True, tag=True, gc=False):
     """Price traded back into one or more active gaps of one side at this bar.
 
     ``side`` +1 for bullish gaps, -1 for bearish; ``count`` gaps were mitigated; ``size``,

@@ -64,17 +64,13 @@ class HeikenAshi:
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Transform a bar of the configured timeframe."""
-        match event:
-            case Bar(timeframe=tf) if tf == self.config.timeframe:
-                out = self._out
-                heiken_ashi_step_nb(self._state, event.open, event.high, event.low,
-                                    event.close, out)
-                return (HeikenAshiBar(ts_event=event.ts_event, ts_init=event.ts_init,
-                                      instrument=event.instrument, timeframe=event.timeframe,
-                                      ts_open=event.ts_open, open=float(out[0]),
-                                      high=float(out[1]), low=float(out[2]),
-                                      close=float(out[3])),)
-        return ()
+        if type(event) is not Bar or event.timeframe != self.config.timeframe:
+            return ()
+        out = self._out
+        heiken_ashi_step_nb(self._state, event.open, event.high, event.low, event.close, out)
+        ha_open, ha_high, ha_low, ha_close = out.tolist()
+        return (HeikenAshiBar(event.ts_event, event.ts_init, event.instrument, event.timeframe,
+                              event.ts_open, ha_open, ha_high, ha_low, ha_close),)
 
     def on_chunk(self, bars: BarChunk) -> np.ndarray:
         """The batch form: float64 ``(n, 4)`` open, high, low, close for a chunk of bars."""

@@ -88,12 +88,15 @@ class ScalarIndicator:
         self.config = config
         self.name = f"{config.label}.{config.timeframe}"
         self._want: type[Event] = source_type(config.source)
+        self._label = config.label
+        self._warmup = config.warmup
+        self._atr = config.indicator == "atr"
         self.reset()
 
     @property
     def ready(self) -> bool:
         """True once the indicator is defined."""
-        return self._bars >= self.config.warmup
+        return self._bars >= self._warmup
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Update on a bar (or Heiken Ashi bar) of the configured timeframe."""
@@ -101,15 +104,14 @@ class ScalarIndicator:
         if bar is None:
             return ()
         self._bars += 1
-        if self.config.indicator == "atr":
+        if self._atr:
             value = sk.atr_step_nb(self._state, bar.high, bar.low, bar.close)
         else:
             value = self._step(self._state, bar.close)
-        if not self.ready:
+        if self._bars < self._warmup:
             return ()
-        return (IndicatorValue(ts_event=bar.ts_event, ts_init=bar.ts_init,
-                               instrument=bar.instrument, timeframe=bar.timeframe,
-                               indicator=self.config.label, value=float(value)),)
+        return (IndicatorValue(bar.ts_event, bar.ts_init, bar.instrument, bar.timeframe,
+                               self._label, value),)
 
     def on_chunk(self, bars: BarChunk) -> Floats:
         """The batch form over a chunk of (Heiken Ashi) bars: one value per bar (``nan`` in

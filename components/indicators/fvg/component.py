@@ -8,7 +8,6 @@ the batch kernel over a chunk of bars.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -16,7 +15,6 @@ import numpy as np
 import numpy.typing as npt
 
 from components.indicators.fvg.kernels import (
-    FVG_COLUMNS,
     FVG_N_OUT,
     fvg_batch_nb,
     fvg_init_state,
@@ -30,7 +28,6 @@ from engine.timeframes import parse_timeframe
 
 __all__ = ["Fvg", "FvgConfig"]
 
-_C = {name: i for i, name in enumerate(FVG_COLUMNS)}
 
 
 class FvgConfig(Config, frozen=True):
@@ -56,10 +53,6 @@ class FvgConfig(Config, frozen=True):
                               capacity=self.capacity, fill_fraction=self.fill_fraction)
 
 
-def _opt(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
-
-
 class Fvg:
     """Fair value gap detection, tracking, nearest level and mitigation."""
 
@@ -78,13 +71,12 @@ class Fvg:
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Update on a bar of the configured timeframe."""
-        match event:
-            case Bar(timeframe=tf) if tf == self.config.timeframe:
-                out = self._out
-                fvg_step_nb(self._state, event.open, event.high, event.low, event.close, out)
-                self._bars += 1
-                return self._events(event, out.tolist())
-        return ()
+        if type(event) is not Bar or event.timeframe != self.config.timeframe:
+            return ()
+        out = self._out
+        fvg_step_nb(self._state, event.open, event.high, event.low, event.close, out)
+        self._bars += 1
+        return self._events(event, out.tolist())
 
     def on_chunk(self, bars: BarChunk) -> npt.NDArray[np.float64]:
         """The batch form: float64 ``(n, len(FVG_COLUMNS))`` in the kernel's column order."""
@@ -105,29 +97,28 @@ class Fvg:
         self._state, self._bars = unpack_state(state)
 
     def _events(self, bar: Bar, v: list[float]) -> list[Event]:
+        (bullish_new, bearish_new, new_bottom, new_top, new_size, new_size_pct, bullish_count,
+         bearish_count, _, _, side, level, distance, bottom, top, age, size, size_pct,
+         *mitigations) = v
         ts, ts_init, sym, tf = bar.ts_event, bar.ts_init, bar.instrument, bar.timeframe
-        age = v[_C["nearest_age"]]
+        # the kernel writes each group whole or all nan (the new gap, the nearest gap), except
+        # a percentage of a zero close (nan)
+        n = new_bottom == new_bottom
+        g = level == level
         events: list[Event] = [FvgState(
-            ts_event=ts, ts_init=ts_init, instrument=sym, timeframe=tf,
-            bullish_new=v[_C["bullish_new"]] > 0, bearish_new=v[_C["bearish_new"]] > 0,
-            new_bottom=_opt(v[_C["new_bottom"]]), new_top=_opt(v[_C["new_top"]]),
-            new_size=_opt(v[_C["new_size"]]), new_size_pct=_opt(v[_C["new_size_pct"]]),
-            bullish_count=int(v[_C["bullish_count"]]),
-            bearish_count=int(v[_C["bearish_count"]]),
-            nearest_side=int(v[_C["nearest_side"]]),
-            nearest_level=_opt(v[_C["nearest_level"]]),
-            nearest_distance=_opt(v[_C["nearest_distance"]]),
-            nearest_bottom=_opt(v[_C["nearest_bottom"]]),
-            nearest_top=_opt(v[_C["nearest_top"]]),
-            nearest_age=None if math.isnan(age) else int(age),
-            nearest_size=_opt(v[_C["nearest_size"]]),
-            nearest_size_pct=_opt(v[_C["nearest_size_pct"]]))]
-        for side, prefix in ((1, "bullish"), (-1, "bearish")):
-            if v[_C[f"{prefix}_mitigated"]] > 0:
-                events.append(FvgMitigated(
-                    ts_event=ts, ts_init=ts_init, instrument=sym, timeframe=tf, side=side,
-                    count=int(v[_C[f"{prefix}_mitigated_count"]]),
-                    size=float(v[_C[f"{prefix}_mitigated_size"]]),
-                    size_pct=float(v[_C[f"{prefix}_mitigated_size_pct"]]),
-                    age=int(v[_C[f"{prefix}_mitigated_age"]])))
+            ts, ts_init, sym, tf, bullish_new > 0.0, bearish_new > 0.0,
+            new_bottom if n else None, new_top if n else None, new_size if n else None,
+            new_size_pct if new_size_pct == new_size_pct else None,
+            int(bullish_count), int(bearish_count), int(side),
+            level if g else None, distance if g else None, bottom if g else None,
+            top if g else None, int(age) if g else None, size if g else None,
+            size_pct if size_pct == size_pct else None)]
+        if mitigations[0] > 0.0:
+            _, count, m_size, m_pct, m_age = mitigations[:5]
+            events.append(FvgMitigated(ts, ts_init, sym, tf, 1, int(count), m_size, m_pct,
+                                       int(m_age)))
+        if mitigations[5] > 0.0:
+            _, count, m_size, m_pct, m_age = mitigations[5:]
+            events.append(FvgMitigated(ts, ts_init, sym, tf, -1, int(count), m_size, m_pct,
+                                       int(m_age)))
         return events

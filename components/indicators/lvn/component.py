@@ -7,7 +7,6 @@ volume, so never Heiken Ashi) and returns ``LvnLevels`` once the profile window 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -43,10 +42,6 @@ class LvnConfig(Config, frozen=True):
             lvn_init_state(self.tick_size, self.bin_size, self.window, self.threshold)
 
 
-def _opt(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
-
-
 class Lvn:
     """Nearest support and resistance low-volume nodes of a rolling volume profile."""
 
@@ -68,22 +63,22 @@ class Lvn:
 
     def on_event(self, event: Event) -> Sequence[Event]:
         """Update on a bar of the configured timeframe."""
-        match event:
-            case Bar(timeframe=tf) if tf == self.config.timeframe:
-                out = self._out
-                lvn_step_nb(self._state, event.high, event.low, event.close, event.volume, out)
-                self._bars += 1
-                if not self.ready:
-                    return ()
-                return (LvnLevels(
-                    ts_event=event.ts_event, ts_init=event.ts_init,
-                    instrument=event.instrument, timeframe=event.timeframe,
-                    support_price=_opt(out[0]), support_strength=_opt(out[1]),
-                    support_distance=_opt(out[2]), resistance_price=_opt(out[3]),
-                    resistance_strength=_opt(out[4]), resistance_distance=_opt(out[5]),
-                    poc_price=float(out[6]), poc_volume=float(out[7]),
-                    lvn_count=int(out[8])),)
-        return ()
+        if type(event) is not Bar or event.timeframe != self.config.timeframe:
+            return ()
+        out = self._out
+        lvn_step_nb(self._state, event.high, event.low, event.close, event.volume, out)
+        self._bars += 1
+        if not self.ready:
+            return ()
+        s_price, s_strength, s_distance, r_price, r_strength, r_distance, poc, poc_volume, \
+            count = out.tolist()
+        s = s_price == s_price  # a support (else its three columns are nan)
+        r = r_price == r_price
+        return (LvnLevels(event.ts_event, event.ts_init, event.instrument, event.timeframe,
+                          s_price if s else None, s_strength if s else None,
+                          s_distance if s else None, r_price if r else None,
+                          r_strength if r else None, r_distance if r else None, poc,
+                          poc_volume, int(count)),)
 
     def on_chunk(self, bars: BarChunk) -> npt.NDArray[np.float64]:
         """The batch form: float64 ``(n, 9)`` in the kernel's column order."""

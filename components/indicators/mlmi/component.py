@@ -73,14 +73,13 @@ class Mlmi:
             return ()
         out = self._out
         mlmi_step_nb(self._state, bar.close, out)
-        v = out.tolist()
-        if math.isnan(v[0]):
+        value, signal, stored, crossover, label, ma_fast, ma_slow, x1, x2 = out.tolist()
+        if value != value:  # nan: the features are not defined yet
             return ()
         self._defined = True
-        return (MlmiValue(ts_event=bar.ts_event, ts_init=bar.ts_init,
-                          instrument=bar.instrument, timeframe=bar.timeframe, value=v[0],
-                          signal=int(v[1]), stored=int(v[2]), crossover=int(v[3]),
-                          label=int(v[4]), ma_fast=v[5], ma_slow=v[6], x1=v[7], x2=v[8]),)
+        return (MlmiValue(bar.ts_event, bar.ts_init, bar.instrument, bar.timeframe, value,
+                          int(signal), int(stored), int(crossover), int(label), ma_fast,
+                          ma_slow, x1, x2),)
 
     def on_chunk(self, closes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The batch form: float64 ``(n, 9)`` in the kernel's column order."""

@@ -67,12 +67,10 @@ class Nwrqk:
         self._bars += 1
         if not self.ready:
             return ()
-        return (NwrqkValue(ts_event=bar.ts_event, ts_init=bar.ts_init,
-                           instrument=bar.instrument, timeframe=bar.timeframe,
-                           yhat1=float(out[0]), yhat2=float(out[1]), slope=float(out[2]),
-                           bullish_change=bool(out[3]), bearish_change=bool(out[4]),
-                           bullish_cross=bool(out[5]), bearish_cross=bool(out[6]),
-                           signal=int(out[7])),)
+        yhat1, yhat2, slope, up_change, down_change, up_cross, down_cross, signal = out.tolist()
+        return (NwrqkValue(bar.ts_event, bar.ts_init, bar.instrument, bar.timeframe, yhat1,
+                           yhat2, slope, up_change > 0.0, down_change > 0.0, up_cross > 0.0,
+                           down_cross > 0.0, int(signal)),)
 
     def on_chunk(self, closes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The batch form: float64 ``(n, 8)`` in the kernel's column order."""
