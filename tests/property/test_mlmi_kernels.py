@@ -30,7 +30,7 @@ params = st.one_of(
         "neighbors": st.integers(1, 6), "capacity": st.integers(1, 40),
         "ma_fast_period": st.sampled_from([1, 2, 3]), "ma_slow_period": st.sampled_from([2, 4]),
         "rsi_fast_period": st.sampled_from([1, 2]), "rsi_slow_period": st.sampled_from([3, 5]),
-        "feature_period": st.sampled_from([1, 3]),
+        "feature_period": st.sampled_from([1, 3]), "grid": st.integers(1, 9),
     }),
 )
 

@@ -20,9 +20,14 @@ DESIGN section 4, after the reference implementation of spec section 2.4.2 (b), 
   float64 ``dx * dx + dy * dy`` (same order as the distance); equal distances rank the newer
   point first. The memory holds the crossovers up to and including the current bar (a point
   stored this bar is at distance 0), never a later one. Range -neighbors..+neighbors.
-  Exact, O(capacity) per bar, no sorting: the distances to all points, then the
-  ``neighbors``-th smallest by a few vectorised counting passes (interpolation search on the
-  distance with a bisection fallback on its bit pattern), then one pass summing the labels.
+  Exact, no sorting, through a uniform grid of ``grid x grid`` cells over ``[0, 100]^2`` (the
+  range of the features; a coordinate outside goes to the edge cell, so any finite point has
+  a cell): square rings of cells around the query's cell until the ``neighbors``-th smallest
+  squared distance among the points seen is below that of every point outside the visited
+  block (with margins for rounding); that distance by a few vectorised counting passes
+  (interpolation search on the distance with a bisection fallback on its bit pattern), then
+  the labels of the points within it. Cost: the points in the cells near the query (about
+  twice ``neighbors`` on real data; more where many points coincide), not ``capacity``.
 - ``signal``: +1 when ``value`` goes from ``<= 0`` to ``> 0``, -1 from ``>= 0`` to ``< 0``
   (both bars defined), else 0.
 
@@ -34,9 +39,15 @@ signals.
 
 State: one float64 array from :func:`mlmi_init_state`, so a copy of it is a snapshot: a
 header (parameters, ring count and head, points ever stored, last stored close, previous
-``ma_fast``, ``ma_slow`` and ``value``, offsets of the parts), the states of the six shared
-kernels, the memory ``x1[capacity], x2[capacity], label[capacity]`` and a distance scratch of
-``capacity`` (840 + 32 * capacity bytes with the default periods: 321 KB). Outputs per bar,
+``ma_fast``, ``ma_slow`` and ``value``, grid size, offsets of the parts), the states of the six
+shared kernels, the memory ``x1[capacity], x2[capacity], label[capacity]``, the grid index and
+a scratch ``distance[capacity], slot[capacity]``. The index: ``first[grid * grid]`` (the newest
+slot of each cell, row-major by ``x1`` then ``x2``) and per slot ``next``, ``previous`` (the
+cell's next older and newer slot) and ``cell``, so each cell lists its points newest first
+(doubly linked, ``-1`` ends a list or marks an empty cell; integers held as float64 values).
+A store links the new slot at the front of its cell's list, after unlinking the evicted slot
+(the oldest of its cell, so the list's last), in O(1). Size: 856 + 8 * grid^2 + 64 * capacity
+bytes with the default periods (715 KB with the defaults). Outputs per bar,
 columns :data:`MLMI_COLUMNS`: ``value``, ``signal``, ``stored`` (points in memory),
 ``crossover`` (+1/-1 when this bar stored a point: the direction of its cross; else 0),
 ``label`` (of the point stored this bar, else 0), ``ma_fast``, ``ma_slow``, ``x1``, ``x2``.
@@ -74,23 +85,34 @@ _LAST_CLOSE = 5  # close of the last stored point
 _PREV_FAST = 6
 _PREV_SLOW = 7
 _PREV_VALUE = 8
-_AT_MA_FAST = 9
-_AT_MA_SLOW = 10
-_AT_RSI_FAST = 11
-_AT_RSI_SLOW = 12
-_AT_X1 = 13  # WMA of the slow RSI
-_AT_X2 = 14  # WMA of the fast RSI
-_AT_MEMORY = 15  # x1[capacity], x2[capacity], label[capacity]
-_AT_WORK = 16  # scratch: distance[capacity]
-_AT_END = 17
-_HEADER = 18
+_GRID = 9  # cells per axis of the index
+_AT_MA_FAST = 10
+_AT_MA_SLOW = 11
+_AT_RSI_FAST = 12
+_AT_RSI_SLOW = 13
+_AT_X1 = 14  # WMA of the slow RSI
+_AT_X2 = 15  # WMA of the fast RSI
+_AT_MEMORY = 16  # x1[capacity], x2[capacity], label[capacity]
+_AT_INDEX = 17  # first[grid * grid], next[capacity], previous[capacity], cell[capacity]
+_AT_WORK = 18  # scratch: distance[capacity], slot[capacity]
+_AT_END = 19
+_HEADER = 20
 _INF_BITS = 0x7FF0000000000000  # bits of +inf, above those of every finite d >= 0
+_SPAN = 100.0  # the grid covers [0, _SPAN]^2, the range of the features
+# Margins of the search bounds: where the cell function changes differs from the edges as
+# computed (i * width) by about 1e-14, and a squared distance carries a few ulps of rounding.
+_EDGE_SLACK = 1e-9
+_ROUNDING_SLACK = 1e-9
 
 
 def mlmi_init_state(neighbors: int = 200, capacity: int = 10_000, ma_fast_period: int = 5,
                     ma_slow_period: int = 20, rsi_fast_period: int = 5,
-                    rsi_slow_period: int = 20, feature_period: int = 20) -> Floats:
+                    rsi_slow_period: int = 20, feature_period: int = 20,
+                    grid: int = 96) -> Floats:
     """Fresh MLMI state: empty memory of ``capacity`` points, ``neighbors`` voters.
+
+    ``grid`` cells per axis index the memory over ``[0, 100]^2``: it changes the speed only
+    (96, cells of about 1 x 1, suits a full memory of 10,000 points spread as real features).
 
     Examples
     --------
@@ -110,13 +132,17 @@ def mlmi_init_state(neighbors: int = 200, capacity: int = 10_000, ma_fast_period
         raise ValueError(f"mlmi neighbors: expected >= 1, was {neighbors}")
     if capacity < 1:
         raise ValueError(f"mlmi capacity: expected >= 1, was {capacity}")
+    if grid < 1:
+        raise ValueError(f"mlmi grid: expected >= 1, was {grid}")
     parts = [wma_init_state(ma_fast_period), wma_init_state(ma_slow_period),
              rsi_init_state(rsi_fast_period), rsi_init_state(rsi_slow_period),
              wma_init_state(feature_period), wma_init_state(feature_period),
-             np.zeros(3 * capacity), np.zeros(capacity)]
+             np.zeros(3 * capacity), np.full(grid * grid + 3 * capacity, -1.0),
+             np.zeros(2 * capacity)]
     header = np.zeros(_HEADER)
     header[_NEIGHBORS] = neighbors
     header[_CAPACITY] = capacity
+    header[_GRID] = grid
     header[[_PREV_FAST, _PREV_SLOW, _PREV_VALUE]] = np.nan
     at = _HEADER
     for i, part in enumerate(parts):
@@ -127,18 +153,56 @@ def mlmi_init_state(neighbors: int = 200, capacity: int = 10_000, ma_fast_period
 
 
 @njit(cache=True, inline="always")
+def _cell_nb(x: float, scale: float, grid: int) -> int:
+    """Grid column (or row) of a coordinate: ``floor(x * scale)`` clamped to ``[0, grid)``."""
+    c = x * scale
+    if not c >= 0.0:  # below the grid, or nan
+        return 0
+    if c >= grid:
+        return grid - 1
+    return int(c)
+
+
+@njit(cache=True, inline="always")
 def _store_nb(state: Floats, x1: float, x2: float, label: float) -> None:
-    """Write a point at the ring head, evicting the oldest when the memory is full."""
+    """Write a point at the ring head, evicting the oldest when the memory is full.
+
+    The slot moves to the front of its cell's list (each list runs newest first); an evicted
+    slot leaves its old cell's list first.
+    """
     capacity = int(state[_CAPACITY])
     memory = int(state[_AT_MEMORY])
+    grid = int(state[_GRID])
+    first = int(state[_AT_INDEX])
+    after = first + grid * grid  # next[capacity], then previous, then cell
+    before = after + capacity
+    cells = before + capacity
     head = int(state[_HEAD])
+    if state[_COUNT] == capacity:  # unlink the evicted point
+        nxt = state[after + head]
+        prv = state[before + head]
+        if prv >= 0.0:
+            state[after + int(prv)] = nxt
+        else:
+            state[first + int(state[cells + head])] = nxt
+        if nxt >= 0.0:
+            state[before + int(nxt)] = prv
+    else:
+        state[_COUNT] += 1
     state[memory + head] = x1
     state[memory + capacity + head] = x2
     state[memory + 2 * capacity + head] = label
+    scale = grid / _SPAN
+    cell = _cell_nb(x1, scale, grid) * grid + _cell_nb(x2, scale, grid)
+    old = state[first + cell]
+    if old >= 0.0:
+        state[before + int(old)] = head
+    state[after + head] = old
+    state[before + head] = -1.0
+    state[cells + head] = cell
+    state[first + cell] = head
     head += 1
     state[_HEAD] = head if head < capacity else 0
-    if state[_COUNT] < capacity:
-        state[_COUNT] += 1
 
 
 @njit(cache=True, inline="always")
@@ -161,12 +225,16 @@ def _select_nb(bits: npt.NDArray[np.int64], n: int, rank: int, lo: int, hi: int)
     narrow ``(lo, hi]`` (invariant: fewer than ``rank`` elements ``<= lo``, at least ``rank``
     ``<= hi``) at the double interpolated linearly from the two counts, or at the midpoint of
     the patterns after a step that failed to halve the interval (so at most about 128 passes,
-    typically 8). A count of ``rank`` or ``rank - 1`` ends the search with one more pass.
-    Integer reductions only: they vectorize where float ones would not.
+    typically 8). A count of ``rank`` or ``rank - 1`` ends the search with one more pass. After
+    a pass that moved no element out of the interval (equal elements around the answer) the
+    next one also closes the interval on the elements next to its cut, so a run of equal
+    elements ends the search. Integer reductions only: they vectorize where float ones would
+    not.
     """
     below = 0  # elements <= lo
     upto = n  # elements <= hi
     bisect = False
+    snap = False
     while hi - lo > 1:
         width = hi - lo
         if bisect:
@@ -177,22 +245,42 @@ def _select_nb(bits: npt.NDArray[np.int64], n: int, rank: int, lo: int, hi: int)
             guess = lo_value + (hi_value - lo_value) * ((rank - below - 0.5) / (upto - below))
             mid = min(max(_bits(guess), lo + 1), hi - 1)
         count = 0
-        for i in range(n):
-            count += bits[i] <= mid
-        if count >= rank:
-            hi, upto = mid, count
-            if count == rank:  # the answer is the largest element <= mid
-                best = lo
-                for i in range(n):
-                    best = max(best, bits[i] if bits[i] <= mid else lo)
-                return best
+        if snap:
+            left = lo  # the largest element <= mid (those <= lo do not matter)
+            right = hi  # the smallest element > mid (those > hi do not matter)
+            for i in range(n):
+                b = bits[i]
+                count += b <= mid
+                left = max(left, b if b <= mid else lo)
+                right = min(right, b if b > mid else hi)
+            if count >= rank:
+                if count == rank:
+                    return left
+                hi, upto = left, count
+            else:
+                if count == rank - 1:
+                    return right
+                lo, below = right - 1, count
+            snap = False
         else:
-            lo, below = mid, count
-            if count == rank - 1:  # the answer is the smallest element > mid
-                best = hi
-                for i in range(n):
-                    best = min(best, bits[i] if bits[i] > mid else hi)
-                return best
+            for i in range(n):
+                count += bits[i] <= mid
+            if count >= rank:
+                if count == rank:  # the answer is the largest element <= mid
+                    best = lo
+                    for i in range(n):
+                        best = max(best, bits[i] if bits[i] <= mid else lo)
+                    return best
+                snap = count == upto
+                hi, upto = mid, count
+            else:
+                if count == rank - 1:  # the answer is the smallest element > mid
+                    best = hi
+                    for i in range(n):
+                        best = min(best, bits[i] if bits[i] > mid else hi)
+                    return best
+                snap = count == below
+                lo, below = mid, count
         bisect = 2 * (hi - lo) > width
     return hi
 
@@ -201,9 +289,15 @@ def _select_nb(bits: npt.NDArray[np.int64], n: int, rank: int, lo: int, hi: int)
 def _vote_nb(state: Floats, q1: float, q2: float) -> float:
     """Sum of the labels of the ``neighbors`` stored points nearest to ``(q1, q2)``.
 
-    Exact, without sorting: the squared distances to all points, the ``neighbors``-th smallest
-    of them by :func:`_select_nb`; the points nearer than it vote, and of the points at exactly
-    that distance the newest fill the remaining places.
+    Exact, without sorting. The cells in square rings around the query's cell give the
+    candidates, the visited points within a reach: unbounded until there are ``neighbors``
+    candidates, then their ``neighbors``-th smallest squared distance (by
+    :func:`_select_nb`), again after each ring that adds candidates. Cells beyond the reach are
+    skipped, and the search ends once every point outside the visited block is beyond it (or
+    the block is the grid): the candidates are then every point within reach, at least
+    ``neighbors`` of them, so their ``neighbors``-th smallest is that of the memory. The
+    candidates nearer than it vote, and of those at exactly that distance the newest fill the
+    remaining places.
     """
     k = int(state[_NEIGHBORS])
     capacity = int(state[_CAPACITY])
@@ -217,50 +311,156 @@ def _vote_nb(state: Floats, q1: float, q2: float) -> float:
         return total
     xs1 = state[memory:memory + capacity]
     xs2 = state[memory + capacity:memory + 2 * capacity]
+    grid = int(state[_GRID])
+    first = int(state[_AT_INDEX])
+    firsts = state[first:first + grid * grid]
+    nexts = state[first + grid * grid:first + grid * grid + capacity]
     work = int(state[_AT_WORK])
     distances = state[work:work + capacity]
+    slots = state[work + capacity:work + 2 * capacity]
     bits = distances.view(np.int64)  # d >= 0 and finite: the bits sort as the doubles
-    for slot in range(count):  # views, not offsets into state: the loops vectorize
-        dx = xs1[slot] - q1
-        dy = xs2[slot] - q2
-        distances[slot] = dx * dx + dy * dy
-    lo = _INF_BITS
-    hi = 0
-    for slot in range(count):
-        lo = min(lo, bits[slot])
-        hi = max(hi, bits[slot])
-    kth = _select_nb(bits, count, k, lo - 1, hi)
-    # labels are -1, 0 or +1: integer counts keep the passes vectorized
-    taken = ups = downs = tied = tied_ups = tied_downs = 0
-    for slot in range(count):
-        near = bits[slot] < kth
-        at = bits[slot] == kth
-        up = labels[slot] > 0.0
-        down = labels[slot] < 0.0
-        taken += near
-        ups += near & up
-        downs += near & down
-        tied += at
-        tied_ups += at & up
-        tied_downs += at & down
-    if taken + tied == k:  # no tie to break
-        return float(ups + tied_ups - downs - tied_downs)
-    # more points at the k-th distance than places left: the newest, slots head-1 .. 0, then
-    # capacity-1 .. head (when the ring is full; else no slot is >= head)
-    total = float(ups - downs)
+    width = _SPAN / grid
+    scale = grid / _SPAN
+    cx = _cell_nb(q1, scale, grid)
+    cy = _cell_nb(q2, scale, grid)
+    reach = np.inf  # candidates: the visited points with d <= reach
+    known = False  # reach is the k-th smallest candidate
+    n = 0  # candidates, in the order visited
+    lo = _INF_BITS  # the smallest candidate
+    hi = 0  # the largest candidate
+    r = 0
+    while True:  # ring r: the cells at Chebyshev distance r from (cx, cy), inside the grid
+        limit = _bits(reach)
+        before = n
+        x0 = cx - r
+        x1 = cx + r
+        y0 = cy - r
+        y1 = cy + r
+        for ix in range(max(x0, 0), min(x1, grid - 1) + 1):
+            # gap from the query to the column (edge columns reach to infinity), less a slack
+            gx = 0.0
+            if ix > 0 and q1 < ix * width:
+                gx = ix * width - q1
+            elif ix < grid - 1 and q1 > (ix + 1) * width:
+                gx = q1 - (ix + 1) * width
+            gx = max(gx - _EDGE_SLACK, 0.0)
+            side = ix == x0 or ix == x1  # a whole column of the ring, else its two ends
+            iy = max(y0, 0) if side else y0
+            end = min(y1, grid - 1) if side else y1
+            step = 1 if side else 2 * r
+            while iy <= end:
+                slot = int(firsts[ix * grid + iy]) if 0 <= iy < grid else -1
+                if slot >= 0:
+                    gy = 0.0
+                    if iy > 0 and q2 < iy * width:
+                        gy = iy * width - q2
+                    elif iy < grid - 1 and q2 > (iy + 1) * width:
+                        gy = q2 - (iy + 1) * width
+                    gy = max(gy - _EDGE_SLACK, 0.0)
+                    if (gx * gx + gy * gy) * (1.0 - _ROUNDING_SLACK) > reach:
+                        slot = -1  # the whole cell is beyond the reach
+                    while slot >= 0:
+                        dx = xs1[slot] - q1
+                        dy = xs2[slot] - q2
+                        b = _bits(dx * dx + dy * dy)
+                        if b <= limit:
+                            bits[n] = b
+                            slots[n] = slot
+                            lo = min(lo, b)
+                            hi = max(hi, b)
+                            n += 1
+                        slot = int(nexts[slot])
+                iy += step
+        if n > before:
+            known = False
+        # nearest side of the block [x0, x1] x [y0, y1] to the query; a side on the grid's
+        # edge is no limit: clamping put every point beyond it inside the block
+        bound = np.inf
+        if x0 > 0:
+            bound = min(bound, q1 - x0 * width)
+        if x1 < grid - 1:
+            bound = min(bound, (x1 + 1) * width - q1)
+        if y0 > 0:
+            bound = min(bound, q2 - y0 * width)
+        if y1 < grid - 1:
+            bound = min(bound, (y1 + 1) * width - q2)
+        if bound == np.inf:  # the block is the grid: every point within reach is a candidate
+            break
+        bound = max(bound - _EDGE_SLACK, 0.0)
+        beyond = bound * bound * (1.0 - _ROUNDING_SLACK)  # below d of every point outside
+        if n >= k and not known and beyond <= reach:
+            # a tighter reach: the k-th smallest candidate (the others beyond it dropped)
+            kth = _select_nb(bits, n, k, lo - 1, hi)
+            reach = _float(kth)
+            known = True
+            hi = kth
+            m = 0
+            for i in range(n):
+                if bits[i] <= kth:
+                    bits[m] = bits[i]
+                    slots[m] = slots[i]
+                    m += 1
+            n = m
+        if n >= k and beyond > reach:  # k candidates within reach, and every point within it
+            break
+        r += 1
+    kth = hi if known else _select_nb(bits, n, k, lo - 1, hi)
+    taken = 0  # candidates nearer than the k-th
+    for i in range(n):
+        taken += bits[i] < kth
+    need = k - taken  # places for the ties at the k-th distance: the newest fill them
+    # Age of a slot: (head - 1 - slot) mod capacity, the ring order head-1 .. 0, then
+    # capacity-1 .. head. The first ``need`` ties in the order visited vote when they are
+    # younger than every later tie (always so for the ties of one cell, as each cell lists its
+    # points newest first).
     head = int(state[_HEAD])
-    for slot in range(head - 1, -1, -1):
-        if bits[slot] == kth:
-            total += float(labels[slot])
-            taken += 1
-            if taken == k:
-                return total
-    for slot in range(count - 1, head - 1, -1):
-        if bits[slot] == kth:
-            total += float(labels[slot])
-            taken += 1
-            if taken == k:
-                return total
+    ties = 0
+    nearer = 0
+    taken_oldest = -1  # the oldest age among the first ``need`` ties
+    i = 0
+    while ties < need:  # the nearer ones up to the need-th tie, and those ties
+        if bits[i] <= kth:
+            slot = int(slots[i])
+            total += labels[slot]
+            if bits[i] == kth:
+                age = head - 1 - slot
+                taken_oldest = max(taken_oldest, age if age >= 0 else age + capacity)
+                ties += 1
+            else:
+                nearer += 1
+        i += 1
+    # views of the rest: a loop from 0 vectorizes where one from i does not
+    rest_bits = bits[i:n]
+    rest_slots = slots[i:n]
+    rest_youngest = capacity  # the youngest age among the later ties
+    for j in range(n - i):
+        age = head - 1 - int(rest_slots[j])
+        age += capacity if age < 0 else 0
+        rest_youngest = min(rest_youngest, age if rest_bits[j] == kth else capacity)
+    if nearer < taken:  # the nearer ones after the need-th tie
+        for j in range(n - i):
+            if rest_bits[j] < kth:
+                total += labels[int(rest_slots[j])]
+    if taken_oldest < rest_youngest:
+        return total
+    # ties from several cells, out of age order: the need-th smallest age by selection
+    total = 0.0
+    m = 0
+    oldest = -1
+    for i in range(n):  # the nearer ones vote; the ties' ages and slots compacted (m <= i)
+        if bits[i] < kth:
+            total += labels[int(slots[i])]
+        elif bits[i] == kth:
+            slot = int(slots[i])
+            age = head - 1 - slot if slot < head else head - 1 - slot + capacity
+            distances[m] = age
+            slots[m] = slot
+            oldest = max(oldest, bits[m])
+            m += 1
+    cut = _select_nb(bits, m, need, -1, oldest)
+    for i in range(m):
+        if bits[i] <= cut:
+            total += labels[int(slots[i])]
     return total
 
 

@@ -7,6 +7,9 @@ crossovers from numpy comparisons, and for every bar the memory rebuilt from scr
 the crossovers up to that bar (last ``capacity`` kept), all distances sorted with
 ``np.argsort(kind="stable")`` over the points ordered newest first (equal distances: newer
 first). Warm-up policy: ``nan`` values and 0 flags until defined, exactly as the oracle.
+The grid index of the kNN vote is checked against the same brute force (:func:`knn_oracle`)
+with points and queries outside the grid, equal distances across cells, tiny grids and
+wrapped rings, and its lists against the ring they index.
 """
 
 from pathlib import Path
@@ -20,7 +23,17 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from components.indicators.mlmi import MLMI_COLUMNS, mlmi_batch_nb, mlmi_init_state
-from components.indicators.mlmi.kernels import _select_nb, _store_nb, _vote_nb
+from components.indicators.mlmi.kernels import (
+    _AT_INDEX,
+    _AT_MEMORY,
+    _CAPACITY,
+    _COUNT,
+    _GRID,
+    _HEAD,
+    _select_nb,
+    _store_nb,
+    _vote_nb,
+)
 
 ROOT = Path(__file__).resolve().parents[4]
 DEFAULTS = {"neighbors": 200, "capacity": 10_000, "ma_fast_period": 5, "ma_slow_period": 20,
@@ -138,7 +151,12 @@ def test_oracle_features_match_talib():
     ("btcusd_1h_coinbase_2017-2019.csv", None, {"capacity": 50, "neighbors": 7}),
     # eviction, and a memory far above k
     ("btcusd_1h_coinbase_2017-2019.csv", None, {"capacity": 400, "neighbors": 20}),
-], ids=["es-defaults", "btc-defaults", "btc-capacity50-k7", "btc-capacity400-k20"])
+    # the same through coarse and fine grids, and a single cell
+    ("btcusd_1h_coinbase_2017-2019.csv", None, {"capacity": 400, "neighbors": 20, "grid": 3}),
+    ("btcusd_1h_coinbase_2017-2019.csv", 6000, {"grid": 250}),
+    ("btcusd_1h_coinbase_2017-2019.csv", 3000, {"neighbors": 50, "grid": 1}),
+], ids=["es-defaults", "btc-defaults", "btc-capacity50-k7", "btc-capacity400-k20",
+        "btc-capacity400-k20-grid3", "btc-grid250", "btc-k50-grid1"])
 def test_matches_oracle_on_real_data(name, bars, params):
     close = closes(name)[:bars]
     out = run(close, **params)
@@ -169,7 +187,7 @@ small_params = st.fixed_dictionaries({
     "neighbors": st.integers(1, 6), "capacity": st.integers(1, 40),
     "ma_fast_period": st.sampled_from([1, 2, 3]), "ma_slow_period": st.sampled_from([2, 4, 6]),
     "rsi_fast_period": st.sampled_from([1, 2, 3]), "rsi_slow_period": st.sampled_from([3, 5]),
-    "feature_period": st.sampled_from([1, 2, 3]),
+    "feature_period": st.sampled_from([1, 2, 3]), "grid": st.integers(1, 9),
 })
 
 
@@ -182,8 +200,9 @@ def test_matches_oracle_on_random_data(close, params, cut):
     np.testing.assert_array_equal(mlmi_oracle(close[:cut], **params), expected[:cut])
 
 
-def memory_with(points, labels, neighbors, capacity):
-    state = mlmi_init_state(neighbors=neighbors, capacity=capacity)
+def memory_with(points, labels, neighbors, capacity, grid=None):
+    state = mlmi_init_state(neighbors=neighbors, capacity=capacity,
+                            **({} if grid is None else {"grid": grid}))
     for (a, b), label in zip(points, labels, strict=True):
         _store_nb(state, a, b, label)
     return state
@@ -222,6 +241,122 @@ def test_vote_of_equidistant_points_is_the_newest_labels(memory, neighbors, capa
     assert _vote_nb(state, 0.0, 0.0) == labels[-capacity:][-neighbors:].sum()
 
 
+def kept_newest_first(points, labels, capacity):
+    return points[-capacity:][::-1], labels[-capacity:][::-1]
+
+
+# coordinates over [-10, 110]^2: the grid covers [0, 100]^2, points beyond go to edge cells
+spread = st.integers(1, 80).flatmap(
+    lambda n: stored(n, st.floats(-10.0, 110.0), st.sampled_from([-1.0, 0.0, 1.0])))
+# a lattice of step 10 (cell edges and centres for most grids): many equal distances, from
+# points in different cells, and points on cell edges
+lattice = st.integers(-1, 11).map(lambda i: 10.0 * i)
+quantised = st.integers(1, 80).flatmap(
+    lambda n: stored(n, lattice, st.sampled_from([-1.0, 0.0, 1.0])))
+anywhere = st.one_of(st.floats(-30.0, 130.0), lattice, lattice.map(lambda x: x + 5.0),
+                     st.floats(-1e6, 1e6))
+
+
+@given(memory=st.one_of(spread, quantised), neighbors=st.integers(1, 12),
+       capacity=st.integers(1, 60), grid=st.integers(1, 9),
+       queries=st.lists(st.tuples(anywhere, anywhere), min_size=1, max_size=5))
+def test_vote_through_the_grid_matches_brute_force(memory, neighbors, capacity, grid, queries):
+    """Any points and queries, inside the grid or not; small grids; wrapped rings."""
+    points, labels = memory
+    state = memory_with(points, labels, neighbors, capacity, grid)
+    kept, kept_labels = kept_newest_first(points, labels, capacity)
+    for q1, q2 in queries:
+        expected = knn_oracle(kept[:, 0], kept[:, 1], kept_labels, q1, q2, neighbors)
+        assert _vote_nb(state, q1, q2) == expected
+
+
+@pytest.mark.parametrize("grid", [1, 3, 16, 64, 250])
+@pytest.mark.parametrize("layout", ["uniform", "clusters", "duplicates"])
+def test_vote_on_a_wrapped_memory_of_thousands_matches_brute_force(layout, grid):
+    """Many rings, cells pruned by the reach, and ties among thousands of equal points."""
+    rng = np.random.default_rng(7)
+    n, capacity, neighbors = 5000, 3000, 200
+    if layout == "uniform":
+        points = rng.uniform(-5.0, 105.0, (n, 2))
+    elif layout == "clusters":
+        points = rng.normal(rng.uniform(20.0, 80.0, (8, 2))[rng.integers(0, 8, n)], 3.0)
+    else:  # six places, each repeated (as the bench's tiled series)
+        points = rng.uniform(30.0, 60.0, (6, 2))[rng.integers(0, 6, n)]
+    labels = rng.choice([-1.0, 0.0, 1.0], n)
+    state = memory_with(points, labels, neighbors, capacity, grid)
+    kept, kept_labels = kept_newest_first(points, labels, capacity)
+    queries = np.concatenate([rng.uniform(-20.0, 120.0, (60, 2)), points[-40:],
+                              points[rng.integers(0, n, 40)] + 1e-9])
+    for q1, q2 in queries:
+        expected = knn_oracle(kept[:, 0], kept[:, 1], kept_labels, q1, q2, neighbors)
+        assert _vote_nb(state, q1, q2) == expected
+
+
+# offsets at squared distance exactly 100 from a query, 12 of them, in up to 9 cells
+RIM = [(10.0, 0.0), (-10.0, 0.0), (0.0, 10.0), (0.0, -10.0), (6.0, 8.0), (6.0, -8.0),
+       (-6.0, 8.0), (-6.0, -8.0), (8.0, 6.0), (8.0, -6.0), (-8.0, 6.0), (-8.0, -6.0)]
+
+
+@given(at=st.lists(st.integers(0, len(RIM) - 1), min_size=2, max_size=120),
+       labels=st.data(), neighbors=st.integers(1, 40), capacity=st.integers(1, 100),
+       grid=st.integers(2, 12), centre=st.sampled_from([50.0, 3.0, 97.0]))
+def test_vote_ties_across_cells_go_to_the_newest(at, labels, neighbors, capacity, grid,
+                                                   centre):
+    """Every point at the same distance, spread over cells visited out of age order."""
+    points = centre + np.array([RIM[i] for i in at])
+    marks = np.array(labels.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=len(at),
+                                          max_size=len(at))))
+    state = memory_with(points, marks, neighbors, capacity, grid)
+    kept, kept_labels = kept_newest_first(points, marks, capacity)
+    expected = knn_oracle(kept[:, 0], kept[:, 1], kept_labels, centre, centre, neighbors)
+    assert expected == marks[-capacity:][-neighbors:].sum()  # the newest, as all tie
+    assert _vote_nb(state, centre, centre) == expected
+
+
+def cell_lists(state):
+    """Each cell's list from the index, followed from its first slot, checking the links."""
+    grid, capacity = int(state[_GRID]), int(state[_CAPACITY])
+    at = int(state[_AT_INDEX])
+    first = state[at:at + grid * grid]
+    after = state[at + grid * grid:at + grid * grid + capacity]
+    before = state[at + grid * grid + capacity:at + grid * grid + 2 * capacity]
+    cell = state[at + grid * grid + 2 * capacity:at + grid * grid + 3 * capacity]
+    lists = {}
+    for c in range(grid * grid):
+        slots, slot, newer = [], int(first[c]), -1
+        while slot >= 0:
+            assert before[slot] == newer and cell[slot] == c
+            slots.append(slot)
+            newer, slot = slot, int(after[slot])
+            assert len(slots) <= capacity
+        if slots:
+            lists[c] = slots
+    return lists
+
+
+@given(memory=st.one_of(spread, quantised), capacity=st.integers(1, 40),
+       grid=st.integers(1, 9))
+def test_index_lists_every_stored_point_once_in_its_cell_newest_first(memory, capacity, grid):
+    points, labels = memory
+    state = mlmi_init_state(capacity=capacity, grid=grid)
+    memory_at = int(state[_AT_MEMORY])
+    for t, ((a, b), label) in enumerate(zip(points, labels, strict=True)):
+        _store_nb(state, a, b, label)
+        count, head = int(state[_COUNT]), int(state[_HEAD])
+        assert count == min(t + 1, capacity)
+        lists = cell_lists(state)
+        listed = sorted(s for slots in lists.values() for s in slots)
+        assert listed == list(range(count))  # the occupied slots, each once
+        scale = grid / 100.0
+        for c, slots in lists.items():
+            for slot in slots:  # the cell of the point the slot holds, clamped as the kernel
+                x1, x2 = state[memory_at + slot], state[memory_at + capacity + slot]
+                assert c == (min(max(int(np.floor(x1 * scale)), 0), grid - 1) * grid
+                             + min(max(int(np.floor(x2 * scale)), 0), grid - 1))
+            ages = [(head - 1 - slot) % capacity for slot in slots]
+            assert ages == sorted(ages)  # newest first
+
+
 @given(values=arrays(np.float64, st.integers(1, 120), elements=st.one_of(
            st.sampled_from([0.0, 1.0, 2.0, 5e-324]), st.floats(0.0, 1e300))),
        data=st.data())
@@ -245,7 +380,7 @@ def test_first_point_has_label_zero_and_equal_close_is_up():
 
 
 @pytest.mark.parametrize("bad", [{"neighbors": 0}, {"capacity": 0}, {"ma_slow_period": 0},
-                                 {"rsi_fast_period": 0}, {"feature_period": -1}])
+                                 {"rsi_fast_period": 0}, {"feature_period": -1}, {"grid": 0}])
 def test_init_rejects_bad_parameters(bad):
     with pytest.raises(ValueError, match="expected >= 1"):
         mlmi_init_state(**(DEFAULTS | bad))
