@@ -25,6 +25,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_bus.py
 	$(BIN)/python bench/bench_aggregation.py
+	$(BIN)/python bench/bench_indicators.py
 
 # Against backtesting.py, vectorbt (the [bench] extra) and NautilusTrader (own venv, pandas < 3);
 # see docs/benchmarks.md.
