@@ -1,7 +1,8 @@
 """The ``algospace`` command line (wiring layer).
 
-Subcommands: ``data`` (inspect, resample), ``backtest``, ``train``, ``live``, ``feed``,
-``report``. A subcommand whose issue has not landed yet says so and exits with status 2.
+Subcommands: ``data`` (inspect, resample), ``backtest``, ``features``, ``train``
+(``mmd-reference``; ``rde``, ``mrms``, ``marl``, ``all`` pending), ``live``, ``feed``, ``report``.
+A subcommand whose issue has not landed yet says so and exits with status 2.
 Configuration errors and data errors print one line naming the file, place and value, and exit
 with status 1. Every run that writes outputs writes a manifest beside them.
 """
@@ -28,9 +29,14 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIG = "config/btcusd_1h.toml"
 _PENDING = {
-    "train": "issue 7 (RDE training)",
     "live": "issue 10 (live signal daemon)",
     "feed": "issue 10 (live signal daemon)",
+}
+_PENDING_TRAIN = {
+    "rde": "issue 7 (RDE training)",
+    "mrms": "issue 8 (M-RMS training)",
+    "marl": "issue 9 (MARL training)",
+    "all": "issue 9 (MARL training, the last model of the pipeline)",
 }
 EXIT_ERROR = 1
 EXIT_UNAVAILABLE = 2
@@ -41,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in _PENDING:
+    if extra and not getattr(args, "pending", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
@@ -105,10 +111,42 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a directory written by 'algospace backtest'")
     report.set_defaults(handler=_report)
 
+    _train_parser(commands)
     for name, issue in _PENDING.items():
         pending = commands.add_parser(name, help=f"not available yet (arrives with {issue})")
-        pending.set_defaults(handler=_pending(name, issue))
+        pending.set_defaults(handler=_pending(name, issue), pending=True)
     return parser
+
+
+def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = commands.add_parser("train", help="fit model artifacts on the configured data "
+                                "(mmd-reference; rde, mrms, marl, all not available yet)")
+    # no target: say what exists (exit 2) rather than an argparse usage error
+    train.set_defaults(handler=_train_usage, pending=True)
+    targets = train.add_subparsers(dest="train_command", metavar="MODEL")
+    mmd = targets.add_parser(
+        "mmd-reference", help="fit the 7 MMD regime reference sets on the training period "
+        "(first 70%% of the slow bars, or up to --until) and save a versioned artifact")
+    _common_options(mmd)
+    period = mmd.add_mutually_exclusive_group()
+    period.add_argument("--train-fraction", type=float, metavar="F",
+                        help="train on the first F of the slow bars (default: 0.7)")
+    period.add_argument("--until", metavar="TIMESTAMP",
+                        help="train on the slow bars closing at or before this ISO 8601 time "
+                        "(UTC unless a zone is given)")
+    mmd.add_argument("--block-bars", type=int, default=20, metavar="N",
+                     help="bars per block clustered into regimes (default: 20)")
+    mmd.add_argument("--set-size", type=int, default=200, metavar="N",
+                     help="most points kept per reference set (default: 200)")
+    mmd.add_argument("--seed", type=int, metavar="N", help="random seed (default: config seed)")
+    mmd.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
+                     help="artifact root (default: models, in the working directory)")
+    mmd.add_argument("--name", metavar="NAME",
+                     help="artifact name (default: the config file's stem)")
+    mmd.set_defaults(handler=_train_mmd_reference, pending=False)
+    for name, issue in _PENDING_TRAIN.items():
+        pending = targets.add_parser(name, help=f"not available yet (arrives with {issue})")
+        pending.set_defaults(handler=_pending(f"train {name}", issue), pending=True)
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -222,22 +260,58 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
+    from engine.artifacts import load_artifacts
     from engine.features import write_features
 
     loaded, data_path = _load(args)
     cfg = loaded.config
-    manifest = build_manifest("features", cfg, [data_path], seeds={"seed": cfg.seed})
+    artifacts = load_artifacts(loaded)
+    manifest = build_manifest("features", cfg, [data_path], seeds={"seed": cfg.seed},
+                              models=artifacts.model_refs())
     out_dir = _run_dir(args, cfg, manifest.run_id)
     write_manifest(out_dir, manifest)
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     output = args.output or out_dir / "features.parquet"
-    report = write_features(cfg, data_path, output, out_dir / "rejects.csv")
+    report = write_features(cfg, data_path, output, out_dir / "rejects.csv", artifacts)
     (out_dir / "features.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
     by_tf = ", ".join(f"{tf}={n:,}" for tf, n in report.rows_by_timeframe.items())
     print(f"features      {report.rows:,} rows ({by_tf}), {len(report.columns)} columns")
     print(f"columns       {', '.join(report.columns)}")
     print(f"written to    {report.path}")
+    print(f"run directory: {out_dir}")
+    return 0
+
+
+def _train_usage(_: argparse.Namespace) -> int:
+    pending = ", ".join(_PENDING_TRAIN)
+    print(f"algospace train: expected a model: mmd-reference, or {pending} (not available yet; "
+          "they arrive with issues 7-9).", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
+def _train_mmd_reference(args: argparse.Namespace) -> int:
+    from replay.mmd_fit import FitParams
+    from replay.mmd_reference import fit_mmd_reference, format_fit, parse_until, save_reference
+
+    until_ns = parse_until(args.until) if args.until is not None else None
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    params = FitParams(block_bars=args.block_bars, set_size=args.set_size,
+                       seed=cfg.seed if args.seed is None else args.seed)
+    manifest = build_manifest("train mmd-reference", cfg, [data_path],
+                              seeds={"seed": params.seed})
+    out_dir = _run_dir(args, cfg, manifest.run_id)
+    write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
+    fit, procedure = fit_mmd_reference(cfg, data_path, params, train_fraction=args.train_fraction,
+                                       until_ns=until_ns, rejects_path=out_dir / "rejects.csv")
+    artifact = save_reference(fit, procedure, args.models_dir, args.name or loaded.path.stem,
+                              str(args.data) if args.data else cfg.data.path)
+    (out_dir / "artifact.json").write_bytes(msgspec.json.format(msgspec.json.encode(
+        {"kind": "mmd_reference", "name": artifact.name, "version": artifact.version,
+         "sha256": artifact.sha256, "path": str(artifact.path)}), indent=2) + b"\n")
+    print(format_fit(artifact))
     print(f"run directory: {out_dir}")
     return 0
 

@@ -5,7 +5,7 @@ Messages follow the form "<where>: expected X, was Y" so a user can find and fix
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "EngineError", "OrderingError"]
+__all__ = ["ConfigError", "DataError", "EngineError", "ModelError", "OrderingError"]
 
 
 class EngineError(Exception):
@@ -29,6 +29,12 @@ class DataError(EngineError, ValueError):
         self.value = value
         msg = f"{source}:{line}: {rule}: {detail or 'rejected'} (value: {value})"
         super().__init__(msg)
+
+
+class ModelError(EngineError, ValueError):
+    """A model artifact cannot be fitted, loaded or used: names the file or data, and the
+    expected and actual value (too short a training period, a sha256 mismatch, a reference
+    fitted on the evaluation period)."""
 
 
 class OrderingError(EngineError):

@@ -17,7 +17,7 @@ the union, so a single decoder reads every message.
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 import msgspec
 
@@ -33,7 +33,9 @@ __all__ = [
     "FvgState",
     "IndicatorValue",
     "LvnLevels",
+    "MMD_FEATURE_COUNT",
     "MlmiValue",
+    "MmdFeatures",
     "NwrqkValue",
     "OrderIntent",
     "OrderRejected",
@@ -214,6 +216,23 @@ class FvgMitigated(Event, frozen=True, tag=True, gc=False):
     age: int
 
 
+MMD_FEATURE_COUNT = 23
+
+
+class MmdFeatures(Event, frozen=True, tag=True, gc=False):
+    """The MMD regime features at a slow bar close: 23 values in the order of
+    ``components.regime.mmd.MMD_FEATURE_NAMES`` (7 MMD scores against the fitted reference
+    sets, then 16 statistics), and the version of the reference artifact they were computed
+    against. Emitted once every value is defined, so none is ``nan``.
+    """
+
+    instrument: str
+    timeframe: str
+    values: Annotated[tuple[float, ...], msgspec.Meta(min_length=MMD_FEATURE_COUNT,
+                                                      max_length=MMD_FEATURE_COUNT)]
+    reference: str
+
+
 class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
     """A strategy's order, decided at a bar close; the broker executes it from the next bar.
 
@@ -309,12 +328,12 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 AnyEvent: TypeAlias = (
     Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
-    | FvgState | FvgMitigated | OrderIntent | Fill | TradeClosed | OrderRejected
+    | FvgState | FvgMitigated | MmdFeatures | OrderIntent | Fill | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
-    FvgState, FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected,
+    FvgState, FvgMitigated, MmdFeatures, OrderIntent, Fill, TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -12,9 +12,11 @@ Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's
 ``nwrqk_<column>`` for every NW-RQK output (flags as 0/1); ``lvn_<column>`` for the LVN levels
 (null when there is no node on a side); ``fvg_<field>`` for the FVG state (flags as 0/1) and
 ``fvg_<side>_mitigated`` (0/1), ``_count``, ``_size``, ``_size_pct``, ``_age`` for mitigations at
-the bar; one column per scalar indicator, named ``<label>`` (``atr14``). A value belongs to the
-row of the bar that produced it, so a slow value appears on slow rows only, at the slow close.
-Undefined values (warm-up, other timeframe) are null.
+the bar; one column per scalar indicator, named ``<label>`` (``atr14``); ``mmd_<name>`` for
+the 23 MMD regime features (``MMD_FEATURE_NAMES``: ``mmd_0`` .. ``mmd_6``, ``mmd_return`` ..
+``mmd_nearest``) when ``[indicators.mmd]`` names a reference. A value belongs to the row of the
+bar that produced it, so a slow value appears on slow rows only, at the slow close. Undefined
+values (warm-up, other timeframe) are null.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from components.indicators.lvn import Lvn
 from components.indicators.mlmi import MLMI_COLUMNS, Mlmi
 from components.indicators.nwrqk import NWRQK_COLUMNS, Nwrqk
 from components.indicators.scalar import ScalarIndicator
+from components.regime.mmd import MMD_FEATURE_NAMES, Mmd, MmdConfig
+from engine.artifacts import Artifacts
 from engine.component import Component
+from engine.errors import ConfigError
 from engine.events import (
     Bar,
     Event,
@@ -41,6 +46,7 @@ from engine.events import (
     IndicatorValue,
     LvnLevels,
     MlmiValue,
+    MmdFeatures,
     NwrqkValue,
 )
 from engine.pipeline import build_replay_pipeline
@@ -63,6 +69,7 @@ _FVG_MITIGATION = ("mitigated", "mitigated_count", "mitigated_size", "mitigated_
                    "mitigated_age")
 _FVG_COLUMNS = (*(f"fvg_{f}" for f in _FVG_FIELDS),
                 *(f"fvg_{side}_{f}" for side in ("bullish", "bearish") for f in _FVG_MITIGATION))
+_MMD_COLUMNS = tuple(n if n.startswith("mmd_") else f"mmd_{n}" for n in MMD_FEATURE_NAMES)
 _FLUSH_ROWS = 50_000
 
 
@@ -76,8 +83,11 @@ class FeaturesReport(msgspec.Struct, frozen=True, kw_only=True):
     replay: ReplayStats
 
 
-def build_indicators(config: AppConfig) -> list[Component]:
-    """The configured indicator components, in subscription order (Heiken Ashi first)."""
+def build_indicators(config: AppConfig, artifacts: Artifacts | None = None) -> list[Component]:
+    """The configured indicator components, in subscription order (Heiken Ashi first).
+
+    ``artifacts`` holds the fitted references the config names (:func:`load_artifacts`).
+    """
     ind = config.indicators
     components: list[Component] = []
     if ind.heiken_ashi is not None:
@@ -99,6 +109,21 @@ def build_indicators(config: AppConfig) -> list[Component]:
     for scalar in ind.scalars:
         tf = config.resolve_timeframe(scalar.timeframe)
         components.append(ScalarIndicator(msgspec.structs.replace(scalar, timeframe=tf)))
+    if ind.mmd is not None:
+        loaded = artifacts.mmd if artifacts is not None else None
+        if loaded is None:
+            raise ConfigError(f"indicators.mmd.reference: {ind.mmd.reference} is configured "
+                              "but was not loaded (engine.artifacts.load_artifacts)")
+        tf = config.resolve_timeframe(ind.mmd.timeframe)
+        ref = loaded.reference
+        if (ref.timeframe, ref.instrument) != (tf, config.instrument):
+            raise ConfigError(
+                f"indicators.mmd.reference: {ind.mmd.reference} was fitted on {ref.instrument} "
+                f"{ref.timeframe} bars, this run computes MMD on {config.instrument} {tf} bars "
+                "(fit one for them with algospace train mmd-reference)")
+        components.append(Mmd(MmdConfig(
+            reference=ref, version=loaded.version, timeframe=tf, window=ind.mmd.window,
+            recompute_every=ind.mmd.recompute_every)))
     return components
 
 
@@ -118,6 +143,8 @@ def feature_columns(config: AppConfig) -> list[str]:
     for scalar in config.indicators.scalars:
         if scalar.label not in columns:
             columns.append(scalar.label)
+    if config.indicators.mmd is not None:
+        columns += _MMD_COLUMNS
     return columns
 
 
@@ -197,6 +224,12 @@ class _Rows:
             row[f"fvg_{side}_mitigated_age"] = value.age
         return []
 
+    def on_mmd(self, value: MmdFeatures) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            row.update(zip(_MMD_COLUMNS, value.values, strict=True))
+        return []
+
     def on_value(self, value: IndicatorValue) -> list[Event]:
         row = self._row(value.timeframe, value.ts_event)
         if row is not None:
@@ -237,10 +270,11 @@ class _Rows:
 
 
 def write_features(config: AppConfig, data_path: Path, out_path: Path,
-                   rejects_path: Path | None = None) -> FeaturesReport:
+                   rejects_path: Path | None = None,
+                   artifacts: Artifacts | None = None) -> FeaturesReport:
     """Replay ``data_path`` with every configured indicator; write the table to ``out_path``."""
     pipeline = build_replay_pipeline(config, data_path, rejects_path)
-    for component in build_indicators(config):
+    for component in build_indicators(config, artifacts):
         pipeline.bus.subscribe(component)
     columns = feature_columns(config)
     timeframes = {config.timeframes.fast, config.timeframes.slow}
@@ -254,6 +288,7 @@ def write_features(config: AppConfig, data_path: Path, out_path: Path,
     pipeline.bus.subscribe_handler(LvnLevels, rows.on_lvn, "features.rows")
     pipeline.bus.subscribe_handler(FvgState, rows.on_fvg, "features.rows")
     pipeline.bus.subscribe_handler(FvgMitigated, rows.on_fvg_mitigated, "features.rows")
+    pipeline.bus.subscribe_handler(MmdFeatures, rows.on_mmd, "features.rows")
     stats = pipeline.run()
     rows.finish()
     return FeaturesReport(path=str(out_path), rows=rows.rows, rows_by_timeframe=rows.by_timeframe,

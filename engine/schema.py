@@ -18,6 +18,7 @@ from components.indicators.lvn.component import LvnConfig
 from components.indicators.mlmi.component import MlmiConfig
 from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
+from components.regime.mmd.component import MmdSettings
 from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
 from engine.errors import ConfigError
@@ -154,7 +155,8 @@ def _default_scalars() -> list[ScalarIndicatorConfig]:
 class IndicatorsConfig(Config, frozen=True):
     """The indicator components every replay runs (``algospace features`` writes them all).
 
-    ``timeframe = "fast"``/``"slow"`` in an entry follows ``[timeframes]``.
+    ``timeframe = "fast"``/``"slow"`` in an entry follows ``[timeframes]``. ``mmd`` is off
+    unless a fitted reference artifact is named (``algospace train mmd-reference``).
     """
 
     heiken_ashi: HeikenAshiConfig | None = HeikenAshiConfig()
@@ -162,6 +164,7 @@ class IndicatorsConfig(Config, frozen=True):
     nwrqk: NwrqkConfig | None = NwrqkConfig()
     lvn: LvnConfig | None = LvnConfig()
     fvg: FvgConfig | None = FvgConfig()
+    mmd: MmdSettings | None = None
     scalars: list[ScalarIndicatorConfig] = msgspec.field(default_factory=_default_scalars)
 
     def __post_init__(self) -> None:

@@ -17,11 +17,13 @@ from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.mlmi import Mlmi, MlmiConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
+from components.regime.mmd import Mmd, MmdConfig
 from engine.backtest_config import BrokerConfig
 from engine.component import Component
 from engine.events import Bar, Heartbeat, OrderIntent
 from engine.instruments import BUILTIN_INSTRUMENTS
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
+from replay.mmd_reference import load_reference
 from strategies.sma_cross import SmaCross, SmaCrossConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +84,24 @@ def es_bars_30m_with_heiken_ashi(limit=120):
     return [e for bar in es_bars_30m(limit) for e in (bar, *ha.on_event(bar))]
 
 
+def btc_bars_4h(limit=300):
+    """Real BTC/USD hourly bars labelled as the 4h bars the bundled MMD reference was fitted
+    on (the component reads the label only)."""
+    frame = pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv").iloc[:limit]
+    stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("ns")
+    ts = stamps.astype("int64").to_numpy(np.int64)
+    return [Bar(ts_event=int(t) + 60 * MINUTE, ts_init=int(t) + 60 * MINUTE, instrument="BTCUSD",
+                timeframe="4h", ts_open=int(t), open=o, high=h, low=lo, close=c, volume=v)
+            for t, o, h, lo, c, v in zip(ts, frame["open"], frame["high"], frame["low"],
+                                         frame["close"], frame["volume"], strict=True)]
+
+
+def mmd_btc():
+    loaded = load_reference(next((ROOT / "models" / "mmd_reference" / "btcusd_1h").iterdir()))
+    return Mmd(MmdConfig(reference=loaded.reference, version=loaded.version, timeframe="4h",
+                         window=20))
+
+
 # components that need no warm-up (ready from construction)
 NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session"}
 
@@ -134,6 +154,7 @@ REGISTRY = {
                                 rsi_slow_period=10, feature_period=5)),
         es_bars_30m_with_heiken_ashi,
     ),
+    "mmd_4h": (mmd_btc, btc_bars_4h),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),
         es_bars,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import talib
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -88,3 +89,54 @@ def test_changing_bars_after_t_never_changes_a_row_at_or_before_t(cut, ticks, vo
     keep_a, keep_b = a[a["ts_event"] <= last], b[b["ts_event"] <= last]
     assert len(keep_a) > 0 or cut < 30
     pd.testing.assert_frame_equal(keep_a.reset_index(drop=True), keep_b.reset_index(drop=True))
+
+
+BTC = ROOT / "config" / "btcusd_1h.toml"
+
+
+def test_mmd_features_sit_on_slow_rows_and_equal_the_kernel_over_the_slow_bars(tmp_path):
+    import json
+
+    from components.regime.mmd import MMD_FEATURE_NAMES, Mmd, MmdConfig
+    from engine.artifacts import load_artifacts
+    from engine.chunks import BarChunk
+
+    out = tmp_path / "run"
+    assert main(["features", "--config", str(BTC), "--out", str(out)]) == 0
+    table = pd.read_parquet(out / "features.parquet")
+    columns = [c if c.startswith("mmd_") else f"mmd_{c}" for c in MMD_FEATURE_NAMES]
+    assert columns == [c for c in table.columns if c.startswith("mmd_")] and len(columns) == 23
+    slow, fast = table[table["timeframe"] == "4h"], table[table["timeframe"] == "1h"]
+    assert fast[columns].isna().all().all()
+    loaded = load_app_config(BTC)
+    artifacts = load_artifacts(loaded)
+    assert artifacts.mmd is not None
+    ts = slow["ts_open"].to_numpy(np.int64)
+    chunk = BarChunk(ts, slow["ts_event"].to_numpy(np.int64),
+                     *(slow[c].to_numpy(np.float64) for c in ("open", "high", "low", "close",
+                                                             "volume")))
+    expected = Mmd(MmdConfig(reference=artifacts.mmd.reference, version=artifacts.mmd.version,
+                             timeframe="4h")).on_chunk(chunk)
+    np.testing.assert_array_equal(slow[columns].to_numpy(), expected)
+    assert slow[columns].iloc[:119].isna().all().all()
+    assert slow[columns].iloc[119:].notna().all().all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["models"] == [{"name": "mmd_reference/btcusd_1h",
+                                   "version": artifacts.mmd.version,
+                                   "sha256": artifacts.mmd.sha256}]
+
+
+def test_an_mmd_reference_of_another_timeframe_or_a_missing_one_is_refused(tmp_path):
+    from engine.artifacts import load_artifacts
+    from engine.errors import ConfigError, EngineError
+    from engine.features import build_indicators
+
+    loaded = load_app_config(BTC, ["timeframes.slow=8h"])
+    with pytest.raises(ConfigError, match=r"fitted on BTCUSD 4h bars, this run computes MMD "
+                                          r"on BTCUSD 8h bars"):
+        build_indicators(loaded.config, load_artifacts(loaded))
+    with pytest.raises(ConfigError, match="was not loaded"):
+        build_indicators(loaded.config)
+    missing = load_app_config(BTC, [f"indicators.mmd.reference={tmp_path / 'none'}"])
+    with pytest.raises(EngineError, match="none"):
+        load_artifacts(missing)

@@ -20,6 +20,7 @@ from engine.events import (
     IndicatorValue,
     LvnLevels,
     MlmiValue,
+    MmdFeatures,
     NwrqkValue,
     OrderIntent,
     OrderRejected,
@@ -47,6 +48,10 @@ int64 = st.integers(-(2**63), 2**63 - 1)
 def _field(annotation):
     """A strategy for one field type: int64 ints, finite floats, text, literals, optionals."""
     args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:  # a fixed-length float vector
+        (meta,) = [m for m in annotation.__metadata__ if isinstance(m, msgspec.Meta)]
+        return st.lists(price, min_size=meta.min_length,
+                        max_size=meta.max_length).map(tuple)
     if typing.get_origin(annotation) is typing.Literal:
         return st.sampled_from(args)
     if type(None) in args:
@@ -57,14 +62,15 @@ def _field(annotation):
 
 def built(event_type):
     """``st.builds`` of an event type from its field annotations."""
-    hints = typing.get_type_hints(event_type)
+    hints = typing.get_type_hints(event_type, include_extras=True)
     return st.builds(event_type, **{name: _field(hints[name])
                                     for name in event_type.__struct_fields__})
 
 
 trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
                                                  HeikenAshiBar, IndicatorValue, NwrqkValue,
-                                                 LvnLevels, FvgState, FvgMitigated, MlmiValue)])
+                                                 LvnLevels, FvgState, FvgMitigated, MlmiValue,
+                                                 MmdFeatures)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -87,8 +93,8 @@ def test_event_list_and_log_roundtrip(events):
 
 def test_every_event_type_is_in_the_union():
     assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
-            FvgState, FvgMitigated, OrderIntent, Fill, TradeClosed, OrderRejected} == set(
-        EVENT_TYPES)
+            FvgState, FvgMitigated, MmdFeatures, OrderIntent, Fill, TradeClosed,
+            OrderRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

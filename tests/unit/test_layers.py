@@ -19,7 +19,7 @@ FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timefra
 WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
           "engine.resample", "engine.backtest", "engine.backtest_report",
-          "engine.progress", "engine.features"}
+          "engine.progress", "engine.features", "engine.artifacts"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -68,6 +68,7 @@ def test_wiring_list_is_complete():
 
 
 @pytest.mark.parametrize("module", ["components.indicators.lvn", "components.indicators.nwrqk",
+                                    "components.regime.mmd",
                                     "components.indicators.scalar", "components.bars",
                                     "strategies.sma_cross", "replay.broker"])
 def test_a_component_imports_first_without_a_cycle(module):

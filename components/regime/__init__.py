@@ -1,0 +1,1 @@
+"""Regime features and models."""
