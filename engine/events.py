@@ -6,9 +6,9 @@ Every event is a frozen, tagged msgspec Struct with two int-nanosecond UTC times
   exists once it has closed, so nothing can observe it earlier.
 - ``ts_init``: when this object was created (the clock's time in the process that built it).
 
-Market data and indicator events take their fields positionally too (in declaration order,
-the base's ``ts_event, ts_init`` first): the components build them once per bar on the hot
-path, where msgspec's positional construction is several times cheaper than keywords. Order
+Market data, indicator and synergy events take their fields positionally too (in declaration
+order, the base's ``ts_event, ts_init`` first): the components build them once per bar on the
+hot path, where msgspec's positional construction is several times cheaper than keywords. Order
 and fill events take their own fields by keyword only. There are no dict or ``Any`` payloads.
 ``AnyEvent`` is the union of all concrete events, and one reused msgpack encoder/decoder pair
 serialises it (see :func:`encode` / :func:`decode`). Later layers add their events here, to
@@ -39,6 +39,10 @@ __all__ = [
     "NwrqkValue",
     "OrderIntent",
     "OrderRejected",
+    "PATTERN_NAMES",
+    "SynergyDetected",
+    "SynergyKind",
+    "SynergySignal",
     "Tick",
     "TradeClosed",
     "decode",
@@ -233,6 +237,65 @@ class MmdFeatures(Event, frozen=True, tag=True, gc=False):
     reference: str
 
 
+SynergyKind: TypeAlias = Literal["mlmi", "nwrqk", "fvg"]
+
+PATTERN_NAMES: dict[int, str] = {
+    1: "MLMI>NWRQK>FVG",
+    2: "MLMI>FVG>NWRQK",
+    3: "NWRQK>FVG>MLMI",
+    4: "NWRQK>MLMI>FVG",
+}
+"""``SynergyDetected.pattern`` to the order of its signals (DESIGN section 4 numbering)."""
+
+
+class SynergySignal(Event, frozen=True, tag=True, gc=False):
+    """One indicator event that passed its synergy activation rule (``components.synergy``).
+
+    ``kind`` names the indicator, ``timeframe`` is the indicator's (slow for MLMI and NW-RQK,
+    fast for FVG), ``direction`` +1/-1. ``value`` is the raw reading the rule looked at (the
+    MLMI vote, the NW-RQK slope in price units, the mitigated gap's size in percent of price)
+    and ``strength`` its normalisation to [0, 1]. ``ts_event`` is the indicator event's.
+    """
+
+    instrument: str
+    timeframe: str
+    kind: SynergyKind
+    direction: Literal[-1, 1]
+    value: float
+    strength: float
+
+
+class SynergyDetected(Event, frozen=True, tag=True, gc=False):
+    """A complete synergy pattern: three signal kinds in one direction within the window.
+
+    ``timeframe`` is the fast one (the detector's clock), ``pattern`` 1..4 (``PATTERN_NAMES``),
+    ``signals`` the three signals in arrival order, ``bars_to_complete`` the fast bars from the
+    first signal's bar to the last one's, both counted. The market context at completion:
+    ``price`` (last fast close), ``atr`` (the configured ATR), ``volatility`` (population std
+    of the last 20 fast close-to-close returns), ``volume_ratio`` (last fast volume over the
+    mean of the last 20, ``None`` when that mean is 0) and the nearest low-volume nodes of the
+    last ``LvnLevels`` (``None`` when unknown); their distances are from ``price``, signed
+    positive on the expected side (support below, resistance above).
+    """
+
+    instrument: str
+    timeframe: str
+    pattern: Literal[1, 2, 3, 4]
+    direction: Literal[-1, 1]
+    signals: tuple[SynergySignal, SynergySignal, SynergySignal]
+    bars_to_complete: int
+    price: float
+    atr: float
+    volatility: float
+    volume_ratio: float | None
+    lvn_support_price: float | None
+    lvn_support_strength: float | None
+    lvn_support_distance: float | None
+    lvn_resistance_price: float | None
+    lvn_resistance_strength: float | None
+    lvn_resistance_distance: float | None
+
+
 class OrderIntent(Event, frozen=True, kw_only=True, tag=True, gc=False):
     """A strategy's order, decided at a bar close; the broker executes it from the next bar.
 
@@ -328,12 +391,14 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 AnyEvent: TypeAlias = (
     Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
-    | FvgState | FvgMitigated | MmdFeatures | OrderIntent | Fill | TradeClosed | OrderRejected
+    | FvgState | FvgMitigated | MmdFeatures | SynergySignal | SynergyDetected | OrderIntent | Fill
+    | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
-    FvgState, FvgMitigated, MmdFeatures, OrderIntent, Fill, TradeClosed, OrderRejected,
+    FvgState, FvgMitigated, MmdFeatures, SynergySignal, SynergyDetected, OrderIntent, Fill,
+    TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -4,6 +4,7 @@ Register each new component in ``REGISTRY`` with a factory built from its config
 an event stream of real data it reacts to. Every check runs against every entry.
 """
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,14 @@ from components.indicators.mlmi import Mlmi, MlmiConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from components.regime.mmd import Mmd, MmdConfig
+from components.synergy import SynergyConfig, SynergyDetector, SynergySignals
 from engine.backtest_config import BrokerConfig
 from engine.component import Component
 from engine.events import Bar, Heartbeat, OrderIntent
+from engine.features import build_indicators
 from engine.instruments import BUILTIN_INSTRUMENTS
+from engine.pipeline import build_replay_pipeline
+from engine.schema import load_app_config
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 from replay.mmd_reference import load_reference
 from strategies.sma_cross import SmaCross, SmaCrossConfig
@@ -102,6 +107,30 @@ def mmd_btc():
                          window=20))
 
 
+SYNERGY_ES = SynergyConfig().resolved("5m", "30m")
+
+
+@cache
+def _es_replay_with_synergy_signals():
+    """The ES minutes through the real pipeline with every indicator and the synergy signal
+    component: every delivered event, in delivery order."""
+    loaded = load_app_config(ROOT / "config" / "es_5m_30m.toml")
+    pipeline = build_replay_pipeline(loaded.config, loaded.data_path)
+    for component in build_indicators(loaded.config):
+        pipeline.bus.subscribe(component)
+    pipeline.bus.subscribe(SynergySignals(SYNERGY_ES))
+    events = []
+    pipeline.bus.add_tap(events.append)
+    pipeline.run(flush=True)
+    return tuple(events)
+
+
+def es_synergy_stream(component_type):
+    """The replayed events ``component_type`` declares, in delivery order."""
+    return lambda: [e for e in _es_replay_with_synergy_signals()
+                    if type(e) in component_type.inputs]
+
+
 # components that need no warm-up (ready from construction)
 NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session"}
 
@@ -155,6 +184,9 @@ REGISTRY = {
         es_bars_30m_with_heiken_ashi,
     ),
     "mmd_4h": (mmd_btc, btc_bars_4h),
+    "synergy_signals_es": (lambda: SynergySignals(SYNERGY_ES), es_synergy_stream(SynergySignals)),
+    "synergy_detector_es": (lambda: SynergyDetector(SYNERGY_ES),
+                            es_synergy_stream(SynergyDetector)),
     "sma_cross_1m": (
         lambda: SmaCross(SmaCrossConfig(timeframe="1m")),
         es_bars,

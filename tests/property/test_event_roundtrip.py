@@ -24,6 +24,8 @@ from engine.events import (
     NwrqkValue,
     OrderIntent,
     OrderRejected,
+    SynergyDetected,
+    SynergySignal,
     Tick,
     TradeClosed,
     decode,
@@ -46,7 +48,8 @@ int64 = st.integers(-(2**63), 2**63 - 1)
 
 
 def _field(annotation):
-    """A strategy for one field type: int64 ints, finite floats, text, literals, optionals."""
+    """A strategy for one field type: int64 ints, finite floats, text, literals, optionals,
+    fixed-length tuples and nested Structs."""
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) is typing.Annotated:  # a fixed-length float vector
         (meta,) = [m for m in annotation.__metadata__ if isinstance(m, msgspec.Meta)]
@@ -54,6 +57,10 @@ def _field(annotation):
                         max_size=meta.max_length).map(tuple)
     if typing.get_origin(annotation) is typing.Literal:
         return st.sampled_from(args)
+    if typing.get_origin(annotation) is tuple:  # fixed length, e.g. three nested signals
+        return st.tuples(*(_field(a) for a in args))
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return built(annotation)
     if type(None) in args:
         (inner,) = [a for a in args if a is not type(None)]
         return st.none() | _field(inner)
@@ -70,7 +77,7 @@ def built(event_type):
 trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
                                                  HeikenAshiBar, IndicatorValue, NwrqkValue,
                                                  LvnLevels, FvgState, FvgMitigated, MlmiValue,
-                                                 MmdFeatures)])
+                                                 MmdFeatures, SynergySignal, SynergyDetected)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -93,8 +100,8 @@ def test_event_list_and_log_roundtrip(events):
 
 def test_every_event_type_is_in_the_union():
     assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
-            FvgState, FvgMitigated, MmdFeatures, OrderIntent, Fill, TradeClosed,
-            OrderRejected} == set(EVENT_TYPES)
+            FvgState, FvgMitigated, MmdFeatures, SynergySignal, SynergyDetected, OrderIntent,
+            Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 
