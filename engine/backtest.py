@@ -27,16 +27,20 @@ import numpy as np
 import structlog
 
 from components.bars import BarAggregator
+from components.synergy import build_synergy
 from engine.chunks import BarChunk, IntentChunk, TickChunk
+from engine.component import Component
 from engine.errors import ConfigError
-from engine.events import Event, Fill, OrderIntent, TradeClosed
+from engine.events import Event, Fill, OrderIntent, SynergyDetected, TradeClosed
+from engine.features import build_indicators
 from engine.pipeline import ReplayPipeline, build_aggregator
 from engine.schema import AppConfig
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
 from strategies.sma_cross import SmaCross
+from strategies.synergy import SynergyStrategy
 
 __all__ = ["BacktestRun", "BatchStrategy", "Path_", "Strategy", "build_broker", "build_strategy",
-           "execution_timeframe", "is_bracket", "run_backtest"]
+           "build_upstream", "execution_timeframe", "is_bracket", "run_backtest"]
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +74,7 @@ class BacktestRun:
 
     def __init__(self, config: AppConfig, path: Path_, broker: SimulatedBroker,
                  bound: SimulatedBroker | None, strategy: Strategy, input_rows: int,
-                 bars: int, intents: int) -> None:
+                 bars: int, intents: int, setups: dict[str, int] | None = None) -> None:
         self.config = config
         self.path = path
         self.broker = broker
@@ -79,6 +83,7 @@ class BacktestRun:
         self.input_rows = input_rows
         self.bars = bars
         self.intents = intents
+        self.setups = setups or {}
 
     @property
     def trades(self) -> list[TradeClosed]:
@@ -145,7 +150,28 @@ def build_strategy(config: AppConfig) -> Strategy:
         if not cfg.timeframe:
             cfg = msgspec.structs.replace(cfg, timeframe=config.timeframes.fast)
         return SmaCross(cfg)
+    if name == "synergy":
+        return SynergyStrategy(config.strategies.synergy)
     raise ConfigError(f"backtest.strategy: no strategy named {name!r}")
+
+
+def build_upstream(config: AppConfig) -> list[Component]:
+    """The components a strategy's decisions rest on, in subscription order (after the broker,
+    before the strategy): for ``synergy`` every configured indicator except the MMD (the rules
+    do not read it, so no fitted reference is needed and no evaluation period is excluded)
+    and the two synergy components."""
+    if config.backtest.strategy != "synergy":
+        return []
+    fast, slow = config.timeframes.fast, config.timeframes.slow
+    synergy = config.synergy.resolved(fast, slow)
+    labels = {(s.label, config.resolve_timeframe(s.timeframe)) for s in config.indicators.scalars}
+    if (synergy.atr_indicator, synergy.atr_timeframe) not in labels:
+        raise ConfigError(
+            f"synergy.atr_indicator: {synergy.atr_indicator!r} on {synergy.atr_timeframe} is not "
+            f"a configured indicator (indicators.scalars give {sorted(labels)})")
+    indicators = msgspec.structs.replace(config.indicators, mmd=None)
+    plain = msgspec.structs.replace(config, indicators=indicators)
+    return [*build_indicators(plain), *build_synergy(config.synergy, fast, slow)]
 
 
 def build_broker(config: AppConfig, strategy: str) -> SimulatedBroker:
@@ -169,20 +195,23 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     strategy = build_strategy(config)
     broker = build_broker(config, strategy.name)
     bound = _Bound(config, broker)
+    setups: dict[str, int] = {}
     if path == "bus":
-        rows, bars, intents = _run_bus(config, chunks, strategy, bound, on_marks, on_chunk)
+        rows, bars, intents = _run_bus(config, chunks, strategy, bound, on_marks, on_chunk,
+                                       setups)
     elif path == "batch":
         rows, bars, intents = _run_batch(config, chunks, strategy, bound, on_marks, on_chunk)
     else:
         raise ConfigError(f"backtest path: expected 'bus' or 'batch', was {path!r}")
     log.info("backtest.finished", path=path, bars=bars, trades=broker.count("trade"),
              fills=broker.count("fill"), rejected=broker.count("rejection"))
-    return BacktestRun(config, path, broker, bound.shadow, strategy, rows, bars, intents)
+    return BacktestRun(config, path, broker, bound.shadow, strategy, rows, bars, intents,
+                       setups)
 
 
 def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
-             bound: _Bound, on_marks: MarkSink | None,
-             on_chunk: ChunkCallback | None) -> tuple[int, int, int]:
+             bound: _Bound, on_marks: MarkSink | None, on_chunk: ChunkCallback | None,
+             setups: dict[str, int]) -> tuple[int, int, int]:
     broker = bound.broker
     pipeline = ReplayPipeline(config, None, None)  # fed the chunks given, not its reader
     exec_tf = execution_timeframe(config)
@@ -193,6 +222,15 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
                           f"timeframes.publish_input = true to execute on the input bars)")
     bus = pipeline.bus
     bus.subscribe(broker)  # first: its fills precede every event derived from the same bar
+    for component in build_upstream(config):
+        bus.subscribe(component)
+
+    def count_setup(setup: SynergyDetected) -> list[Event]:
+        key = f"TYPE_{setup.pattern}_{'long' if setup.direction > 0 else 'short'}"
+        setups[key] = setups.get(key, 0) + 1
+        return []
+
+    bus.subscribe_handler(SynergyDetected, count_setup, "backtest.setups")
     bus.subscribe(strategy)  # type: ignore[arg-type]
     intents = 0
 

@@ -132,6 +132,8 @@ def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumul
         "ambiguous_bars": run.broker.ambiguous_bars,
         "ambiguous_bars_bound": run.bound_ambiguous_bars,
         "open_position": run.broker.position,
+        **{f"setups_{key}": n for key, n in sorted(run.setups.items())},
+        **_trades_by_tag(run.broker.trades),
     }
     exec_tf = execution_timeframe(config)
     return ReportData(
@@ -149,6 +151,16 @@ def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumul
         assumptions=fill_assumptions(config),
         trades=list(run.broker.trades),
     )
+
+
+def _trades_by_tag(trades: list[TradeClosed]) -> dict[str, int]:
+    """``trades_<tag>`` for tagged trades (the synergy strategy tags its pattern)."""
+    counts: dict[str, int] = {}
+    for t in trades:
+        if t.tag:
+            key = f"trades_{t.tag}_{t.direction}"
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def fill_assumptions(config: AppConfig) -> list[str]:

@@ -19,12 +19,14 @@ from components.indicators.mlmi.component import MlmiConfig
 from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
 from components.regime.mmd.component import MmdSettings
+from components.synergy.config import SynergyConfig
 from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
 from engine.errors import ConfigError
 from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
 from engine.timeframes import parse_timeframe
 from strategies.sma_cross.config import SmaCrossConfig
+from strategies.synergy.config import SynergyStrategyConfig
 
 __all__ = [
     "AppConfig",
@@ -184,6 +186,7 @@ class StrategiesConfig(Config, frozen=True):
     """Each strategy's own settings; ``backtest.strategy`` picks the one that runs."""
 
     sma_cross: SmaCrossConfig = SmaCrossConfig()
+    synergy: SynergyStrategyConfig = SynergyStrategyConfig()
 
 
 class AppConfig(Config, frozen=True):
@@ -200,6 +203,7 @@ class AppConfig(Config, frozen=True):
     backtest: BacktestConfig = BacktestConfig()
     strategies: StrategiesConfig = StrategiesConfig()
     indicators: IndicatorsConfig = IndicatorsConfig()
+    synergy: SynergyConfig = SynergyConfig()
 
     def resolve_timeframe(self, label: str) -> str:
         """``"fast"``/``"slow"`` to the configured timeframe; any other label unchanged."""
