@@ -72,41 +72,59 @@ class _BufferState(msgspec.Struct, array_like=True):
 
 
 class RowBuffer:
-    """The last ``window`` rows of ``width`` float32 values, newest last."""
+    """The last ``window`` rows of ``width`` float32 values, newest last.
+
+    The newest row is kept as a Python list while its bar's events fill it (a list store costs
+    a fraction of a numpy item store) and written into the float32 ring when the next row
+    opens or the matrix is read.
+    """
 
     def __init__(self, window: int, width: int) -> None:
         self.window = window
         self.width = width
         self._rows = np.zeros((window, width), dtype=np.float32)
         self._head = -1  # slot of the newest row
+        self._pending: list[float] | None = None  # the newest row, not yet in the ring
         self.count = 0  # rows ever opened
         self.complete = 0  # rows opened since every input was first seen
 
     def open(self, values: list[float], complete: bool) -> None:
-        """Start a new row with ``values`` (the carried ones)."""
+        """Start a new row with ``values`` (the carried ones; the buffer keeps the list)."""
+        self._flush()
         self._head = (self._head + 1) % self.window
-        self._rows[self._head] = values
+        self._pending = values
         self.count += 1
         self.complete = self.complete + 1 if complete else 0
 
     def set(self, column: int, value: float) -> None:
         """Write into the newest row."""
-        self._rows[self._head, column] = value
+        assert self._pending is not None
+        self._pending[column] = value
 
     def get(self, column: int) -> float:
         """Read from the newest row."""
-        return float(self._rows[self._head, column])
+        assert self._pending is not None
+        return self._pending[column]
 
     def matrix(self) -> Floats32:
         """A copy of the rows, oldest first: ``(min(count, window), width)``."""
+        self._flush()
         n = min(self.count, self.window)
         if n < self.window:
             return self._rows[:n].copy()
         return np.roll(self._rows, -(self._head + 1), axis=0)
 
+    def _flush(self) -> None:
+        if self._pending is not None:
+            self._rows[self._head] = self._pending
+
     def state(self) -> _BufferState:
+        self._flush()
         return _BufferState(self._rows.ravel().tolist(), self._head, self.count, self.complete)
 
     def load(self, state: _BufferState) -> None:
         self._rows = np.array(state.rows, dtype=np.float32).reshape(self.window, self.width)
         self._head, self.count, self.complete = state.head, state.count, state.complete
+        # the newest row continues to be filled: take it back as a list
+        self._pending = (self._rows[self._head].astype(np.float64).tolist()
+                         if self.count else None)
