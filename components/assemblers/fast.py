@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import ClassVar
 
 import msgspec
 
+from components.assemblers.base import Assembler
 from components.assemblers.buffer import (
     EwZScore,
-    Floats32,
     RowBuffer,
     _BufferState,
     clip_unit,
@@ -50,10 +49,11 @@ class _State(msgspec.Struct, array_like=True):
     momentum: tuple[float, float, int]
 
 
-class FastAssembler:
+class FastAssembler(Assembler[FastAssemblerConfig]):
     """Rolling ``window x 8`` float32 matrix of the fast features, one row per fast bar."""
 
     inputs: ClassVar[tuple[type[Event], ...]] = (Bar, FvgState, FvgMitigated)
+    kind = "fast_assembler"
     _buffer: RowBuffer
     _carry: list[float]
     _close: float
@@ -62,31 +62,8 @@ class FastAssembler:
     _seen: bool
     _momentum: EwZScore
 
-    def __init__(self, config: FastAssemblerConfig) -> None:
-        self.config = config
-        self.name = f"fast_assembler.{config.timeframe}"
-        self.reset()
-
-    @property
-    def ready(self) -> bool:
-        """True once ``window`` rows were built after the FVG reported and 5 bars of history."""
-        return self._buffer.complete >= self.config.window
-
-    def matrix(self) -> Floats32:
-        """A float32 copy of the rows, oldest first (``(rows, 8)``, rows <= window)."""
-        return self._buffer.matrix()
-
-    def on_event(self, event: Event) -> Sequence[Event]:
-        """Open a row on a fast bar; fill it from that bar's FVG events."""
-        tf = self.config.timeframe
+    def _fill(self, event: Event) -> None:
         kind = type(event)
-        if kind is Bar:
-            assert isinstance(event, Bar)
-            if event.timeframe == tf:
-                self._open(event)
-            return ()
-        if self._buffer.count == 0 or getattr(event, "timeframe", None) != tf:
-            return ()
         b = self._buffer
         if kind is FvgState:
             assert isinstance(event, FvgState)
@@ -104,7 +81,6 @@ class FastAssembler:
         elif kind is FvgMitigated:
             assert isinstance(event, FvgMitigated)
             b.set(5, b.get(5) + float(event.side))
-        return ()
 
     def _open(self, bar: Bar) -> None:
         closes = self._closes

@@ -6,14 +6,13 @@ Input of the regime model (RDE). Normalisations in docs/assemblers.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import ClassVar
 
 import msgspec
 
+from components.assemblers.base import Assembler
 from components.assemblers.buffer import (
     EwZScore,
-    Floats32,
     RowBuffer,
     _BufferState,
     clip_unit,
@@ -77,10 +76,11 @@ def normalise_mmd(values: tuple[float, ...], z: list[EwZScore]) -> list[float]:
     return row
 
 
-class RegimeAssembler:
+class RegimeAssembler(Assembler[RegimeAssemblerConfig]):
     """Rolling ``window x 26`` float32 matrix of the regime features, one row per slow bar."""
 
     inputs: ClassVar[tuple[type[Event], ...]] = (Bar, MmdFeatures, LvnLevels)
+    kind = "regime_assembler"
     _buffer: RowBuffer
     _carry: list[float]
     _close: float
@@ -89,31 +89,8 @@ class RegimeAssembler:
     _seen: int
     _z: list[EwZScore]
 
-    def __init__(self, config: RegimeAssemblerConfig) -> None:
-        self.config = config
-        self.name = f"regime_assembler.{config.timeframe}"
-        self.reset()
-
-    @property
-    def ready(self) -> bool:
-        """True once ``window`` rows were built after MMD and LVN reported and 31 bars."""
-        return self._buffer.complete >= self.config.window
-
-    def matrix(self) -> Floats32:
-        """A float32 copy of the rows, oldest first (``(rows, 26)``, rows <= window)."""
-        return self._buffer.matrix()
-
-    def on_event(self, event: Event) -> Sequence[Event]:
-        """Open a row on a slow bar; fill it from that bar's MMD and LVN events."""
-        tf = self.config.timeframe
+    def _fill(self, event: Event) -> None:
         kind = type(event)
-        if kind is Bar:
-            assert isinstance(event, Bar)
-            if event.timeframe == tf:
-                self._open(event)
-            return ()
-        if self._buffer.count == 0 or getattr(event, "timeframe", None) != tf:
-            return ()
         if kind is MmdFeatures:
             assert isinstance(event, MmdFeatures)
             for column, value in enumerate(normalise_mmd(event.values, self._z[:-3])):
@@ -126,7 +103,6 @@ class RegimeAssembler:
             self._buffer.set(24, value)
             self._carry[24] = value
             self._seen |= 2
-        return ()
 
     def _open(self, bar: Bar) -> None:
         prev = self._prev_close

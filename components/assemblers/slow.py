@@ -4,14 +4,13 @@ layer). Normalisations in docs/assemblers.md."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import ClassVar
 
 import msgspec
 
+from components.assemblers.base import Assembler
 from components.assemblers.buffer import (
     EwZScore,
-    Floats32,
     RowBuffer,
     _BufferState,
     clip_unit,
@@ -59,41 +58,19 @@ class _State(msgspec.Struct, array_like=True):
     slope: tuple[float, float, int]
 
 
-class SlowAssembler:
+class SlowAssembler(Assembler[SlowAssemblerConfig]):
     """Rolling ``window x 13`` float32 matrix of the slow indicators, one row per slow bar."""
 
     inputs: ClassVar[tuple[type[Event], ...]] = (Bar, MlmiValue, NwrqkValue, LvnLevels)
+    kind = "slow_assembler"
     _buffer: RowBuffer
     _carry: list[float]
     _close: float
     _seen: int
     _slope: EwZScore
 
-    def __init__(self, config: SlowAssemblerConfig) -> None:
-        self.config = config
-        self.name = f"slow_assembler.{config.timeframe}"
-        self.reset()
-
-    @property
-    def ready(self) -> bool:
-        """True once ``window`` rows were built after MLMI, NW-RQK and LVN all reported."""
-        return self._buffer.complete >= self.config.window
-
-    def matrix(self) -> Floats32:
-        """A float32 copy of the rows, oldest first (``(rows, 13)``, rows <= window)."""
-        return self._buffer.matrix()
-
-    def on_event(self, event: Event) -> Sequence[Event]:
-        """Open a row on a slow bar; fill it from that bar's indicator events."""
-        tf = self.config.timeframe
+    def _fill(self, event: Event) -> None:
         kind = type(event)
-        if kind is Bar:
-            assert isinstance(event, Bar)
-            if event.timeframe == tf:
-                self._open(event)
-            return ()
-        if self._buffer.count == 0 or getattr(event, "timeframe", None) != tf:
-            return ()
         close = self._close
         if kind is MlmiValue:
             assert isinstance(event, MlmiValue)
@@ -113,7 +90,6 @@ class SlowAssembler:
             self._put(7, proximity(event.resistance_distance, close))
             self._put(8, (event.resistance_strength or 0.0) / 100.0)
             self._seen |= 4
-        return ()
 
     def _put(self, column: int, value: float) -> None:
         self._buffer.set(column, value)
