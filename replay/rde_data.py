@@ -1,0 +1,114 @@
+"""Regime-matrix windows for training the RDE, collected by replaying the live pipeline
+(training layer).
+
+The data set is replayed through the same components the backtest and the live daemon run:
+the bar aggregators, every configured indicator, the MMD features against the configured
+reference, and a :class:`~components.assemblers.RegimeAssembler`. Each slow bar's frozen row is
+recorded once (a probe reads the newest row when the next slow bar arrives, and at the end), so
+the training windows are exactly the matrices the live detector would see — there is no second
+feature path to drift from (the parity test compares them with ``algospace features``).
+
+Windows are every ``window`` consecutive rows from the first ready one (the assembler's
+``ready``: a full window of rows built after every input had reported). The chronological
+split (default 70/15/15) is by the window's last bar; the first ``window - 1`` windows of the
+validation and test splits are dropped, so no window of a later split contains a row of an
+earlier one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from components.assemblers import RegimeAssembler, RegimeAssemblerConfig
+from engine.artifacts import Artifacts
+from engine.errors import ConfigError
+from engine.events import Bar, Event
+from engine.features import build_indicators
+from engine.pipeline import build_replay_pipeline
+from engine.schema import AppConfig
+
+__all__ = ["RegimeRows", "Split", "collect_regime_rows", "split_windows"]
+
+
+@dataclass(frozen=True)
+class RegimeRows:
+    """One frozen regime row per slow bar, its bar close, and whether the assembler was
+    ready at that bar."""
+
+    rows: npt.NDArray[np.float32]  # (bars, 26)
+    ts: npt.NDArray[np.int64]  # (bars,)
+    ready: npt.NDArray[np.bool_]  # (bars,)
+    window: int
+
+    def windows(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Every ready window ``(n, window, 26)`` (float32) and the close of its last bar."""
+        w = self.window
+        if self.rows.shape[0] < w:
+            return np.zeros((0, w, self.rows.shape[1]), np.float32), np.zeros(0, np.int64)
+        view = np.lib.stride_tricks.sliding_window_view(self.rows, w, axis=0)
+        view = view.transpose(0, 2, 1)  # (n, window, features)
+        ends = np.arange(w - 1, self.rows.shape[0])
+        keep = self.ready[ends]
+        return view[keep], self.ts[ends[keep]]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Index ranges of the train, validation and test windows, and their time bounds."""
+
+    train: slice
+    validation: slice
+    test: slice
+
+
+def collect_regime_rows(config: AppConfig, data_path: Path, artifacts: Artifacts,
+                        assembler: RegimeAssemblerConfig | None = None) -> RegimeRows:
+    """Replay ``data_path`` and return the regime assembler's rows, one per slow bar."""
+    if config.indicators.mmd is None or artifacts.mmd is None:
+        raise ConfigError("indicators.mmd: the regime matrix needs the MMD features; name a "
+                          "fitted reference (algospace train mmd-reference)")
+    slow = config.timeframes.slow
+    regime = RegimeAssembler(assembler or RegimeAssemblerConfig(timeframe=slow))
+    rows: list[list[float]] = []
+    ts: list[int] = []
+    ready: list[bool] = []
+    last: list[int] = []
+
+    def record() -> None:
+        if regime._buffer.count and (not last or last[0] != regime._buffer.count):
+            rows.append(regime.matrix()[-1].tolist())
+            ready.append(regime.ready)
+            last[:] = [regime._buffer.count]
+
+    def probe(bar: Bar) -> list[Event]:  # before the assembler: the previous row is frozen
+        if bar.timeframe == slow:
+            record()
+            ts.append(bar.ts_event)
+        return []
+
+    pipeline = build_replay_pipeline(config, data_path)
+    pipeline.bus.subscribe_handler(Bar, probe, "rde_data.probe")
+    for component in build_indicators(config, artifacts):
+        pipeline.bus.subscribe(component)
+    pipeline.bus.subscribe(regime)
+    pipeline.run()
+    record()
+    return RegimeRows(np.array(rows, dtype=np.float32).reshape(len(rows), -1),
+                      np.array(ts, dtype=np.int64), np.array(ready, dtype=bool),
+                      regime.config.window)
+
+
+def split_windows(n: int, window: int, fractions: tuple[float, float] = (0.7, 0.15)
+                  ) -> Split:
+    """Chronological split of ``n`` consecutive windows: the first ``fractions[0]`` train,
+    the next ``fractions[1]`` validate, the rest test; ``window - 1`` windows are dropped at
+    each boundary so that no later window shares a row with an earlier split."""
+    train_end = int(n * fractions[0])
+    val_end = int(n * (fractions[0] + fractions[1]))
+    gap = window - 1
+    return Split(slice(0, train_end), slice(min(train_end + gap, val_end), val_end),
+                 slice(min(val_end + gap, n), n))
