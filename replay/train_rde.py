@@ -1,0 +1,208 @@
+"""Training the RDE on replayed regime windows: seeded, checkpointed, resumable (training layer).
+
+``train_rde(train, validation, config, run_dir)`` trains :class:`RegimeModel` with the
+reconstruction loss plus ``beta * KL`` (``beta`` annealed linearly from 0 over
+``beta_warmup_epochs``), AdamW with a cosine schedule over ``epochs``, gradient-norm clipping,
+and early stopping on the validation loss (``patience`` epochs without improvement; the best
+weights are kept). Per epoch it records the loss parts of both splits, the KL of every latent
+dimension, the active latent units (validation variance of ``mu`` above 0.01), the learning
+rate and ``beta``, to ``metrics.json`` and ``metrics.csv``.
+
+Every source of randomness is seeded: the global generator from ``seed`` (initial weights,
+dropout), and ``torch.Generator``s for the shuffling of each epoch and the reparameterisation
+noise; torch runs with deterministic algorithms, so
+the same data, config and seed give identical weights on a CPU. A checkpoint after every
+``checkpoint_every`` epochs holds the model, optimiser, scheduler, the three generators' states,
+the epoch, the best weights and the metrics so far (written atomically); ``resume=True``
+continues from it to the same final weights as an uninterrupted run. ``should_stop`` is polled
+after each epoch's checkpoint (the CLI sets it on SIGINT/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from components.regime.model import RegimeModel, RegimeModelConfig, kl_per_dimension, vae_loss
+from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt
+
+__all__ = ["RdeTrainConfig", "TrainResult", "train_rde"]
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class RdeTrainConfig(Config, frozen=True):
+    """The RDE trainer's settings (the model's shapes in ``model``)."""
+
+    model: RegimeModelConfig = RegimeModelConfig()
+    epochs: PositiveInt = 40
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-2
+    beta: NonNegativeFloat = 1e-3
+    beta_warmup_epochs: int = 10
+    clip_grad: PositiveFloat = 1.0
+    patience: PositiveInt = 8
+    checkpoint_every: PositiveInt = 1
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    """The best model, its epoch and validation loss, every epoch's metrics, and whether the
+    run stopped early (patience) or was interrupted (``should_stop``)."""
+
+    model: RegimeModel
+    best_epoch: int
+    best_validation: float
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    early_stopped: bool = False
+    interrupted: bool = False
+
+
+def _beta(config: RdeTrainConfig, epoch: int) -> float:
+    if config.beta_warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, epoch / config.beta_warmup_epochs)
+
+
+def _evaluate(model: RegimeModel, windows: torch.Tensor, beta: float, batch: int
+              ) -> dict[str, Any]:
+    model.eval()
+    recon_sum = kl_sum = 0.0
+    mus = []
+    kl_dims = torch.zeros(model.config.latent)
+    with torch.no_grad():
+        for start in range(0, windows.shape[0], batch):
+            x = windows[start:start + batch]
+            recon, mu, log_var = model(x)
+            _, r, k = vae_loss(x, recon, mu, log_var, beta)
+            n = x.shape[0]
+            recon_sum += r.item() * n
+            kl_sum += k.item() * n
+            kl_dims += kl_per_dimension(mu, log_var) * n
+            mus.append(mu)
+    n_all = max(windows.shape[0], 1)
+    mu_all = torch.cat(mus) if mus else torch.zeros(0, model.config.latent)
+    active = int((mu_all.var(dim=0) > 0.01).sum()) if mu_all.shape[0] > 1 else 0
+    recon_mean, kl_mean = recon_sum / n_all, kl_sum / n_all
+    return {"recon": recon_mean, "kl": kl_mean, "total": recon_mean + beta * kl_mean,
+            "kl_per_dim": (kl_dims / n_all).tolist(), "active_units": active}
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _write_metrics(run_dir: Path, metrics: list[dict[str, Any]]) -> None:
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    flat = [{k: v for k, v in m.items() if not isinstance(v, list)} for m in metrics]
+    if flat:
+        with (run_dir / "metrics.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(flat[0]))
+            writer.writeheader()
+            writer.writerows(flat)
+
+
+def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32],
+              config: RdeTrainConfig, run_dir: Path, resume: bool = False,
+              should_stop: Callable[[], bool] = lambda: False,
+              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    """Train on windows ``(n, window, features)``; checkpoints and metrics go to ``run_dir``."""
+    torch.use_deterministic_algorithms(True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    x_train = torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32))
+    x_val = torch.from_numpy(np.ascontiguousarray(validation, dtype=np.float32))
+    if x_train.shape[0] == 0:
+        raise ValueError("train_rde: expected training windows, got none")
+    torch.manual_seed(config.seed)  # initial weights, then dropout (the global generator)
+    model = RegimeModel(config.model)
+    shuffle = torch.Generator().manual_seed(config.seed + 1)
+    noise = torch.Generator().manual_seed(config.seed + 2)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
+    metrics: list[dict[str, Any]] = []
+    best_state = copy.deepcopy(model.state_dict())
+    best_val, best_epoch, bad, start = math.inf, 0, 0, 1
+    checkpoint = run_dir / CHECKPOINT
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        shuffle.set_state(state["shuffle"])
+        noise.set_state(state["noise"])
+        torch.set_rng_state(state["global_rng"])
+        best_state, best_val, best_epoch = state["best_state"], state["best_val"], state[
+            "best_epoch"]
+        bad, metrics, start = state["bad"], state["metrics"], state["epoch"] + 1
+    result = TrainResult(model, best_epoch, best_val, metrics)
+    for epoch in range(start, config.epochs + 1):
+        beta = _beta(config, epoch - 1)
+        model.train()
+        order = torch.randperm(x_train.shape[0], generator=shuffle)
+        sums = [0.0, 0.0, 0.0]
+        for s in range(0, order.shape[0], config.batch_size):
+            x = x_train[order[s:s + config.batch_size]]
+            recon, mu, log_var = model(x, generator=noise)
+            loss, r, k = vae_loss(x, recon, mu, log_var, beta)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+            optimiser.step()
+            n = x.shape[0]
+            sums[0] += loss.item() * n
+            sums[1] += r.item() * n
+            sums[2] += k.item() * n
+        lr = optimiser.param_groups[0]["lr"]
+        scheduler.step()
+        val = _evaluate(model, x_val if x_val.shape[0] else x_train, beta, config.batch_size)
+        n_train = x_train.shape[0]
+        row = {"epoch": epoch, "losses/train_total": sums[0] / n_train,
+               "losses/train_recon": sums[1] / n_train, "losses/train_kl": sums[2] / n_train,
+               "losses/val_total": val["total"], "losses/val_recon": val["recon"],
+               "losses/val_kl": val["kl"], "charts/active_units": val["active_units"],
+               "charts/lr": lr, "charts/beta": beta, "charts/kl_per_dim": val["kl_per_dim"]}
+        metrics.append(row)
+        # early stopping compares the reconstruction (beta changes during the warm-up)
+        if val["recon"] < best_val:
+            best_val, best_epoch, bad = val["recon"], epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+        if on_epoch is not None:
+            on_epoch(row)
+        stop = should_stop() and epoch < config.epochs
+        done = bad >= config.patience or epoch == config.epochs
+        if epoch % config.checkpoint_every == 0 or done or stop:
+            _save(checkpoint, {
+                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
+                "noise": noise.get_state(), "global_rng": torch.get_rng_state(),
+                "best_state": best_state, "best_val": best_val, "best_epoch": best_epoch,
+                "bad": bad, "metrics": metrics, "epoch": epoch})
+            _write_metrics(run_dir, metrics)
+        if bad >= config.patience:
+            result.early_stopped = True
+            break
+        if stop:
+            result.interrupted = True
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    result.best_epoch, result.best_validation, result.metrics = best_epoch, best_val, metrics
+    return result
