@@ -32,17 +32,14 @@ BTC = ROOT / "config" / "btcusd_1h.toml"
 HOURS = 2400  # 600 slow (4h) bars: past the MMD warm-up and every window
 
 
-@pytest.fixture(scope="module")
-def replay(tmp_path_factory):
-    """Matrices after every bar of each assembler's timeframe, and the feature table."""
-    tmp = tmp_path_factory.mktemp("assemblers")
-    data = tmp / "btc.csv"
-    pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv").iloc[:HOURS].to_csv(
+def replay_matrices(hours, tmp):
+    """Replay the first ``hours`` BTC bars with every indicator and the three assemblers: the
+    matrix of each after every bar of its timeframe, the assemblers and the delivered events."""
+    data = tmp / f"btc_{hours}.csv"
+    pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv").iloc[:hours].to_csv(
         data, index=False)
     loaded = load_app_config(BTC)
     config, artifacts = loaded.config, load_artifacts(loaded)
-    write_features(config, data, tmp / "f.parquet", artifacts=artifacts)
-    table = pd.read_parquet(tmp / "f.parquet")
     assemblers = {"slow": SlowAssembler(SlowAssemblerConfig(timeframe="4h")),
                   "fast": FastAssembler(FastAssemblerConfig(timeframe="1h")),
                   "regime": RegimeAssembler(RegimeAssemblerConfig(timeframe="4h"))}
@@ -65,7 +62,17 @@ def replay(tmp_path_factory):
     pipeline.run()
     for name, a in assemblers.items():
         seen[name].append(a.matrix())
-    return table, seen, assemblers, events
+    return data, seen, assemblers, events
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    """Matrices after every bar of each assembler's timeframe, and the feature table."""
+    tmp = tmp_path_factory.mktemp("assemblers")
+    data, seen, assemblers, events = replay_matrices(HOURS, tmp)
+    loaded = load_app_config(BTC)
+    write_features(loaded.config, data, tmp / "f.parquet", artifacts=load_artifacts(loaded))
+    return pd.read_parquet(tmp / "f.parquet"), seen, assemblers, events
 
 
 def ew_scores(xs, span, clip=3.0):
@@ -202,3 +209,13 @@ def test_snapshot_restore_mid_run_continues_identically(replay, name, split):
     np.testing.assert_array_equal(second.matrix(), whole.matrix())
     np.testing.assert_array_equal(whole.matrix(), assemblers[name].matrix())
     assert second.snapshot() == whole.snapshot() and second.ready == whole.ready
+
+
+@pytest.mark.parametrize("cut", [1001, 1777])
+def test_matrices_before_a_cut_do_not_depend_on_later_bars(replay, tmp_path, cut):
+    _, whole, _, _ = replay
+    _, part, _, _ = replay_matrices(cut, tmp_path)
+    for name in whole:
+        assert len(part[name]) < len(whole[name])
+        for t, matrix in enumerate(part[name]):
+            np.testing.assert_array_equal(matrix, whole[name][t], err_msg=f"{name} bar {t}")
