@@ -170,7 +170,7 @@ def build_upstream(config: AppConfig) -> list[Component]:
             f"synergy.atr_indicator: {synergy.atr_indicator!r} on {synergy.atr_timeframe} is not "
             f"a configured indicator (indicators.scalars give {sorted(labels)})")
     indicators = msgspec.structs.replace(config.indicators, mmd=None)
-    plain = msgspec.structs.replace(config, indicators=indicators)
+    plain = msgspec.structs.replace(config, indicators=indicators, regime=None)
     return [*build_indicators(plain), *build_synergy(config.synergy, fast, slow)]
 
 

@@ -1,7 +1,8 @@
 """The ``algospace`` command line (wiring layer).
 
 Subcommands: ``data`` (inspect, resample), ``backtest``, ``features``, ``train``
-(``mmd-reference``; ``rde``, ``mrms``, ``marl``, ``all`` pending), ``live``, ``feed``, ``report``.
+(``mmd-reference``, ``rde``; ``mrms``, ``marl``, ``all`` pending), ``models`` (list, show,
+verify, export), ``live``, ``feed``, ``report`` (a backtest run; ``report rde MODEL``).
 A subcommand whose issue has not landed yet says so and exits with status 2.
 Configuration errors and data errors print one line naming the file, place and value, and exit
 with status 1. Every run that writes outputs writes a manifest beside them.
@@ -17,6 +18,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from engine.cli_models import add_models_parser, add_train_rde_parser, report_rde
 from engine.errors import EngineError
 from engine.logging import configure_logging, set_log_clock
 from engine.manifest import build_manifest, write_manifest
@@ -33,7 +35,6 @@ _PENDING = {
     "feed": "issue 10 (live signal daemon)",
 }
 _PENDING_TRAIN = {
-    "rde": "issue 7 (RDE training)",
     "mrms": "issue 8 (M-RMS training)",
     "marl": "issue 9 (MARL training)",
     "all": "issue 9 (MARL training, the last model of the pipeline)",
@@ -106,12 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     features.set_defaults(handler=_features)
 
     report = commands.add_parser(
-        "report", help="print the summary of a finished backtest run directory")
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                        help="a directory written by 'algospace backtest'")
+        "report", help="print the summary of a finished backtest run directory, or "
+        "'report rde MODEL': evaluate a registered RDE on the configured data")
+    report.add_argument("run_dir", metavar="RUN_DIR|rde",
+                        help="a directory written by 'algospace backtest', or 'rde'")
+    report.add_argument("model", nargs="?", metavar="MODEL",
+                        help="with 'rde': a version folder or rde/NAME/VERSION")
+    _common_options(report)
+    report.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
+                        help="registry root for rde/NAME/VERSION (default: models)")
+    report.add_argument("--horizon", type=int, default=24, metavar="BARS",
+                        help="slow bars after each window for its realised volatility and "
+                        "trend (default: 24)")
     report.set_defaults(handler=_report)
 
     _train_parser(commands)
+    add_models_parser(commands)
     for name, issue in _PENDING.items():
         pending = commands.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(name, issue), pending=True)
@@ -120,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = commands.add_parser("train", help="fit model artifacts on the configured data "
-                                "(mmd-reference; rde, mrms, marl, all not available yet)")
+                                "(mmd-reference, rde; mrms, marl, all not available yet)")
     # no target: say what exists (exit 2) rather than an argparse usage error
     train.set_defaults(handler=_train_usage, pending=True)
     targets = train.add_subparsers(dest="train_command", metavar="MODEL")
@@ -144,6 +155,7 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     mmd.add_argument("--name", metavar="NAME",
                      help="artifact name (default: the config file's stem)")
     mmd.set_defaults(handler=_train_mmd_reference, pending=False)
+    add_train_rde_parser(targets, _common_options)
     for name, issue in _PENDING_TRAIN.items():
         pending = targets.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(f"train {name}", issue), pending=True)
@@ -285,8 +297,8 @@ def _features(args: argparse.Namespace) -> int:
 
 def _train_usage(_: argparse.Namespace) -> int:
     pending = ", ".join(_PENDING_TRAIN)
-    print(f"algospace train: expected a model: mmd-reference, or {pending} (not available yet; "
-          "they arrive with issues 7-9).", file=sys.stderr)
+    print(f"algospace train: expected a model: mmd-reference, rde, or {pending} (not available "
+          "yet; they arrive with issues 8-9).", file=sys.stderr)
     return EXIT_UNAVAILABLE
 
 
@@ -319,7 +331,9 @@ def _train_mmd_reference(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from replay.report import format_summary, read_summary
 
-    summary = args.run_dir / "summary.json"
+    if args.run_dir == "rde":
+        return report_rde(args)
+    summary = Path(args.run_dir) / "summary.json"
     if not summary.is_file():
         raise EngineError(f"{args.run_dir}: expected a backtest run directory with "
                           "summary.json, found none")

@@ -40,6 +40,8 @@ __all__ = [
     "OrderIntent",
     "OrderRejected",
     "PATTERN_NAMES",
+    "REGIME_VECTOR_SIZE",
+    "RegimeVector",
     "SynergyDetected",
     "SynergyKind",
     "SynergySignal",
@@ -237,6 +239,21 @@ class MmdFeatures(Event, frozen=True, tag=True, gc=False):
     reference: str
 
 
+REGIME_VECTOR_SIZE = 8
+
+
+class RegimeVector(Event, frozen=True, tag=True, gc=False):
+    """The RDE's regime vector at a slow bar close: ``mu``, the mean of the 8-d latent
+    Gaussian of the regime matrix that ends with this bar, and the version of the registered
+    model (``rde/<name>/<version>``) that computed it."""
+
+    instrument: str
+    timeframe: str
+    mu: Annotated[tuple[float, ...], msgspec.Meta(min_length=REGIME_VECTOR_SIZE,
+                                                  max_length=REGIME_VECTOR_SIZE)]
+    model: str
+
+
 SynergyKind: TypeAlias = Literal["mlmi", "nwrqk", "fvg"]
 
 PATTERN_NAMES: dict[int, str] = {
@@ -391,14 +408,14 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
 
 AnyEvent: TypeAlias = (
     Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
-    | FvgState | FvgMitigated | MmdFeatures | SynergySignal | SynergyDetected | OrderIntent | Fill
-    | TradeClosed | OrderRejected
+    | FvgState | FvgMitigated | MmdFeatures | RegimeVector | SynergySignal | SynergyDetected
+    | OrderIntent | Fill | TradeClosed | OrderRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
-    FvgState, FvgMitigated, MmdFeatures, SynergySignal, SynergyDetected, OrderIntent, Fill,
-    TradeClosed, OrderRejected,
+    FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
+    OrderIntent, Fill, TradeClosed, OrderRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -14,7 +14,8 @@ Columns: ``ts_event`` (bar close, int ns), ``ts_open``, ``timeframe``, the bar's
 ``fvg_<side>_mitigated`` (0/1), ``_count``, ``_size``, ``_size_pct``, ``_age`` for mitigations at
 the bar; one column per scalar indicator, named ``<label>`` (``atr14``); ``mmd_<name>`` for
 the 23 MMD regime features (``MMD_FEATURE_NAMES``: ``mmd_0`` .. ``mmd_6``, ``mmd_return`` ..
-``mmd_nearest``) when ``[indicators.mmd]`` names a reference. A value belongs to the row of the
+``mmd_nearest``) when ``[indicators.mmd]`` names a reference; ``rde_0`` .. ``rde_7``, the
+regime vector, when ``[regime]`` names a registered RDE. A value belongs to the row of the
 bar that produced it, so a slow value appears on slow rows only, at the slow close. Undefined
 values (warm-up, other timeframe) are null.
 """
@@ -22,11 +23,13 @@ values (warm-up, other timeframe) are null.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from components.assemblers import RegimeAssemblerConfig
 from components.bars.heiken_ashi import HeikenAshi
 from components.indicators.fvg import Fvg
 from components.indicators.lvn import Lvn
@@ -34,10 +37,12 @@ from components.indicators.mlmi import MLMI_COLUMNS, Mlmi
 from components.indicators.nwrqk import NWRQK_COLUMNS, Nwrqk
 from components.indicators.scalar import ScalarIndicator
 from components.regime.mmd import MMD_FEATURE_NAMES, Mmd, MmdConfig
+from components.regime.model_config import RegimeModelConfig
 from engine.artifacts import Artifacts
 from engine.component import Component
 from engine.errors import ConfigError
 from engine.events import (
+    REGIME_VECTOR_SIZE,
     Bar,
     Event,
     FvgMitigated,
@@ -48,10 +53,15 @@ from engine.events import (
     MlmiValue,
     MmdFeatures,
     NwrqkValue,
+    RegimeVector,
 )
 from engine.pipeline import build_replay_pipeline
 from engine.replay_driver import ReplayStats
 from engine.schema import AppConfig
+from engine.timing import Timed
+
+if TYPE_CHECKING:
+    from components.regime.detector import RegimeDetector
 
 __all__ = ["FeaturesReport", "build_indicators", "feature_columns", "write_features"]
 
@@ -70,6 +80,7 @@ _FVG_MITIGATION = ("mitigated", "mitigated_count", "mitigated_size", "mitigated_
 _FVG_COLUMNS = (*(f"fvg_{f}" for f in _FVG_FIELDS),
                 *(f"fvg_{side}_{f}" for side in ("bullish", "bearish") for f in _FVG_MITIGATION))
 _MMD_COLUMNS = tuple(n if n.startswith("mmd_") else f"mmd_{n}" for n in MMD_FEATURE_NAMES)
+_RDE_COLUMNS = tuple(f"rde_{i}" for i in range(REGIME_VECTOR_SIZE))
 _FLUSH_ROWS = 50_000
 
 
@@ -124,7 +135,27 @@ def build_indicators(config: AppConfig, artifacts: Artifacts | None = None) -> l
         components.append(Mmd(MmdConfig(
             reference=ref, version=loaded.version, timeframe=tf, window=ind.mmd.window,
             recompute_every=ind.mmd.recompute_every)))
+    if config.regime is not None:
+        components.append(Timed(build_detector(config, artifacts)))
     return components
+
+
+def build_detector(config: AppConfig, artifacts: Artifacts | None) -> RegimeDetector:
+    """The :class:`RegimeDetector` of the registered RDE ``[regime]`` names, with the regime
+    matrix it was trained on (its window and span, from the model's manifest)."""
+    from components.regime.detector import RegimeDetector, RegimeDetectorConfig  # torch
+
+    loaded = artifacts.rde if artifacts is not None else None
+    if loaded is None or config.regime is None:
+        raise ConfigError("regime.model: configured but not loaded "
+                          "(engine.artifacts.load_artifacts)")
+    model = loaded.config
+    assert isinstance(model, RegimeModelConfig)
+    span = int(loaded.manifest.training.get("span", RegimeAssemblerConfig.span))
+    return RegimeDetector(RegimeDetectorConfig(
+        model=model, weights=loaded.weights, version=loaded.label,
+        assembler=RegimeAssemblerConfig(timeframe=config.timeframes.slow, window=model.window,
+                                        span=span)))
 
 
 def feature_columns(config: AppConfig) -> list[str]:
@@ -145,6 +176,8 @@ def feature_columns(config: AppConfig) -> list[str]:
             columns.append(scalar.label)
     if config.indicators.mmd is not None:
         columns += _MMD_COLUMNS
+    if config.regime is not None:
+        columns += _RDE_COLUMNS
     return columns
 
 
@@ -230,6 +263,12 @@ class _Rows:
             row.update(zip(_MMD_COLUMNS, value.values, strict=True))
         return []
 
+    def on_regime(self, value: RegimeVector) -> list[Event]:
+        row = self._row(value.timeframe, value.ts_event)
+        if row is not None:
+            row.update(zip(_RDE_COLUMNS, value.mu, strict=True))
+        return []
+
     def on_value(self, value: IndicatorValue) -> list[Event]:
         row = self._row(value.timeframe, value.ts_event)
         if row is not None:
@@ -289,6 +328,7 @@ def write_features(config: AppConfig, data_path: Path, out_path: Path,
     pipeline.bus.subscribe_handler(FvgState, rows.on_fvg, "features.rows")
     pipeline.bus.subscribe_handler(FvgMitigated, rows.on_fvg_mitigated, "features.rows")
     pipeline.bus.subscribe_handler(MmdFeatures, rows.on_mmd, "features.rows")
+    pipeline.bus.subscribe_handler(RegimeVector, rows.on_regime, "features.rows")
     stats = pipeline.run()
     rows.finish()
     return FeaturesReport(path=str(out_path), rows=rows.rows, rows_by_timeframe=rows.by_timeframe,

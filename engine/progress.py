@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["Progress", "estimate_rows"]
+__all__ = ["EpochProgress", "Progress", "estimate_rows"]
 
 _SAMPLE_BYTES = 1 << 18
 
@@ -81,3 +81,40 @@ class Progress:
         self._stream.write("\r\033[K" + "  ".join(parts))
         self._stream.flush()
         self._drawn = True
+
+
+class EpochProgress:
+    """Redraw ``label [####----] 12/40 epochs  <values>  2.1 s/epoch  ETA 1m02s`` after each
+    epoch (on a terminal only, like :class:`Progress`)."""
+
+    def __init__(self, epochs: int, label: str = "train", stream: TextIO | None = None,
+                 enabled: bool | None = None, done: int = 0) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._enabled = self._stream.isatty() if enabled is None else enabled
+        self._epochs = epochs
+        self._label = label
+        self._done = self._start_done = done
+        self._start = time.perf_counter()
+        self._drawn = False
+
+    def update(self, epoch: int, values: str) -> None:
+        """Epoch ``epoch`` (1-based) finished; ``values`` is shown beside the bar."""
+        self._done = epoch
+        if not self._enabled:
+            return
+        elapsed = time.perf_counter() - self._start
+        run = max(epoch - self._start_done, 1)
+        per = elapsed / run
+        left = per * max(self._epochs - epoch, 0)
+        filled = int(24 * min(epoch / max(self._epochs, 1), 1.0))
+        line = (f"{self._label} [{'#' * filled}{'-' * (24 - filled)}] {epoch}/{self._epochs} "
+                f"epochs  {values}  {per:.1f} s/epoch  ETA {int(left // 60)}m{int(left % 60):02d}s")
+        self._stream.write("\r\033[K" + line)
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the line (the last state stays visible)."""
+        if self._enabled and self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()

@@ -19,12 +19,14 @@ from components.indicators.mlmi.component import MlmiConfig
 from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
 from components.regime.mmd.component import MmdSettings
+from components.regime.model_config import RegimeSettings
 from components.synergy.config import SynergyConfig
 from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
 from engine.errors import ConfigError
 from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
 from engine.timeframes import parse_timeframe
+from replay.train_config import TrainConfig
 from strategies.sma_cross.config import SmaCrossConfig
 from strategies.synergy.config import SynergyStrategyConfig
 
@@ -204,6 +206,8 @@ class AppConfig(Config, frozen=True):
     strategies: StrategiesConfig = StrategiesConfig()
     indicators: IndicatorsConfig = IndicatorsConfig()
     synergy: SynergyConfig = SynergyConfig()
+    regime: RegimeSettings | None = None
+    train: TrainConfig = TrainConfig()
 
     def resolve_timeframe(self, label: str) -> str:
         """``"fast"``/``"slow"`` to the configured timeframe; any other label unchanged."""

@@ -2,8 +2,9 @@
 (training layer).
 
 The data set is replayed through the same components the backtest and the live daemon run:
-the bar aggregators, every configured indicator, the MMD features against the configured
-reference, and a :class:`~components.assemblers.RegimeAssembler`. Each slow bar's frozen row is
+the bar aggregators, the configured indicators whose outputs fill the matrix (LVN, and the MMD
+features against the configured reference), and a
+:class:`~components.assemblers.RegimeAssembler`. Each slow bar's frozen row is
 recorded once (a probe reads the newest row when the next slow bar arrives, and at the end), so
 the training windows are exactly the matrices the live detector would see — there is no second
 feature path to drift from (the parity test compares them with ``algospace features``).
@@ -24,23 +25,27 @@ import numpy as np
 import numpy.typing as npt
 
 from components.assemblers import RegimeAssembler, RegimeAssemblerConfig
+from components.indicators.lvn import Lvn
+from components.regime.mmd import Mmd
 from engine.artifacts import Artifacts
+from engine.component import Component
 from engine.errors import ConfigError
 from engine.events import Bar, Event
 from engine.features import build_indicators
 from engine.pipeline import build_replay_pipeline
 from engine.schema import AppConfig
 
-__all__ = ["RegimeRows", "Split", "collect_regime_rows", "split_windows"]
+__all__ = ["RegimeRows", "Split", "collect_regime_rows", "regime_sources", "split_windows"]
 
 
 @dataclass(frozen=True)
 class RegimeRows:
-    """One frozen regime row per slow bar, its bar close, and whether the assembler was
-    ready at that bar."""
+    """One frozen regime row per slow bar, its bar's close time and price, and whether the
+    assembler was ready at that bar."""
 
     rows: npt.NDArray[np.float32]  # (bars, 26)
     ts: npt.NDArray[np.int64]  # (bars,)
+    close: npt.NDArray[np.float64]  # (bars,) the slow bar's close
     ready: npt.NDArray[np.bool_]  # (bars,)
     window: int
 
@@ -75,6 +80,7 @@ def collect_regime_rows(config: AppConfig, data_path: Path, artifacts: Artifacts
     regime = RegimeAssembler(assembler or RegimeAssemblerConfig(timeframe=slow))
     rows: list[list[float]] = []
     ts: list[int] = []
+    close: list[float] = []
     ready: list[bool] = []
     last: list[int] = []
 
@@ -88,18 +94,27 @@ def collect_regime_rows(config: AppConfig, data_path: Path, artifacts: Artifacts
         if bar.timeframe == slow:
             record()
             ts.append(bar.ts_event)
+            close.append(bar.close)
         return []
 
     pipeline = build_replay_pipeline(config, data_path)
     pipeline.bus.subscribe_handler(Bar, probe, "rde_data.probe")
-    for component in build_indicators(config, artifacts):
+    for component in regime_sources(build_indicators(config, artifacts)):
         pipeline.bus.subscribe(component)
     pipeline.bus.subscribe(regime)
     pipeline.run()
     record()
     return RegimeRows(np.array(rows, dtype=np.float32).reshape(len(rows), -1),
-                      np.array(ts, dtype=np.int64), np.array(ready, dtype=bool),
+                      np.array(ts, dtype=np.int64), np.array(close, dtype=np.float64),
+                      np.array(ready, dtype=bool),
                       regime.config.window)
+
+
+def regime_sources(components: list[Component]) -> list[Component]:
+    """The components whose outputs fill the regime matrix (MMD and LVN; they read bars only),
+    as configured: the other indicators cannot change a regime row, so a replay for the
+    matrix skips them."""
+    return [c for c in components if isinstance(c, Mmd | Lvn)]
 
 
 def split_windows(n: int, window: int, fractions: tuple[float, float] = (0.7, 0.15)

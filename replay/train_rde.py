@@ -3,10 +3,12 @@
 ``train_rde(train, validation, config, run_dir)`` trains :class:`RegimeModel` with the
 reconstruction loss plus ``beta * KL`` (``beta`` annealed linearly from 0 over
 ``beta_warmup_epochs``), AdamW with a cosine schedule over ``epochs``, gradient-norm clipping,
-and early stopping on the validation loss (``patience`` epochs without improvement; the best
-weights are kept). Per epoch it records the loss parts of both splits, the KL of every latent
-dimension, the active latent units (validation variance of ``mu`` above 0.01), the learning
-rate and ``beta``, to ``metrics.json`` and ``metrics.csv``.
+each epoch on every ``stride``-th training window (a different offset each epoch, see
+:class:`~replay.train_config.RdeTrainConfig`), and early stopping on the validation
+reconstruction (``patience`` epochs without improvement; the best weights are kept). Per
+epoch it records the loss parts of both splits, the KL of every latent dimension, the active
+latent units (validation variance of ``mu`` above 0.01), the learning rate and ``beta``, to
+``metrics.json`` and ``metrics.csv``.
 
 Every source of randomness is seeded: the global generator from ``seed`` (initial weights,
 dropout), and ``torch.Generator``s for the shuffling of each epoch and the reparameterisation
@@ -34,28 +36,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from components.regime.model import RegimeModel, RegimeModelConfig, kl_per_dimension, vae_loss
-from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt
+from components.regime.model import RegimeModel, kl_per_dimension, vae_loss
+from engine.errors import ModelError
+from replay.train_config import RdeTrainConfig
 
-__all__ = ["RdeTrainConfig", "TrainResult", "train_rde"]
+__all__ = ["RdeTrainConfig", "TrainResult", "evaluate", "train_rde"]
 
 CHECKPOINT = "checkpoint.pt"
-
-
-class RdeTrainConfig(Config, frozen=True):
-    """The RDE trainer's settings (the model's shapes in ``model``)."""
-
-    model: RegimeModelConfig = RegimeModelConfig()
-    epochs: PositiveInt = 40
-    batch_size: PositiveInt = 64
-    lr: PositiveFloat = 1e-3
-    weight_decay: NonNegativeFloat = 1e-2
-    beta: NonNegativeFloat = 1e-3
-    beta_warmup_epochs: int = 10
-    clip_grad: PositiveFloat = 1.0
-    patience: PositiveInt = 8
-    checkpoint_every: PositiveInt = 1
-    seed: int = 0
 
 
 @dataclass
@@ -77,8 +64,10 @@ def _beta(config: RdeTrainConfig, epoch: int) -> float:
     return config.beta * min(1.0, epoch / config.beta_warmup_epochs)
 
 
-def _evaluate(model: RegimeModel, windows: torch.Tensor, beta: float, batch: int
-              ) -> dict[str, Any]:
+def evaluate(model: RegimeModel, windows: torch.Tensor, beta: float, batch: int
+             ) -> dict[str, Any]:
+    """Mean reconstruction (``mu`` as the latent), KL, ``recon + beta * kl``, KL per dimension
+    and active units (variance of ``mu`` above 0.01) of ``windows``, in eval mode."""
     model.eval()
     recon_sum = kl_sum = 0.0
     mus = []
@@ -120,27 +109,37 @@ def _write_metrics(run_dir: Path, metrics: list[dict[str, Any]]) -> None:
 def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32],
               config: RdeTrainConfig, run_dir: Path, resume: bool = False,
               should_stop: Callable[[], bool] = lambda: False,
-              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
-    """Train on windows ``(n, window, features)``; checkpoints and metrics go to ``run_dir``."""
+              on_epoch: Callable[[dict[str, Any]], None] | None = None,
+              fingerprint: str = "") -> TrainResult:
+    """Train on windows ``(n, window, features)``; checkpoints and metrics go to ``run_dir``.
+
+    ``fingerprint`` (the CLI passes the config and data hashes) is stored in the checkpoint;
+    resuming from a checkpoint with another fingerprint is refused.
+    """
     torch.use_deterministic_algorithms(True)
     run_dir.mkdir(parents=True, exist_ok=True)
     x_train = torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32))
     x_val = torch.from_numpy(np.ascontiguousarray(validation, dtype=np.float32))
     if x_train.shape[0] == 0:
         raise ValueError("train_rde: expected training windows, got none")
-    torch.manual_seed(config.seed)  # initial weights, then dropout (the global generator)
+    seed = 0 if config.seed is None else config.seed
+    torch.manual_seed(seed)  # initial weights, then dropout (the global generator)
     model = RegimeModel(config.model)
-    shuffle = torch.Generator().manual_seed(config.seed + 1)
-    noise = torch.Generator().manual_seed(config.seed + 2)
+    shuffle = torch.Generator().manual_seed(seed + 1)
+    noise = torch.Generator().manual_seed(seed + 2)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     metrics: list[dict[str, Any]] = []
     best_state = copy.deepcopy(model.state_dict())
-    best_val, best_epoch, bad, start = math.inf, 0, 0, 1
+    best_val, best_epoch, bad, start, finished = math.inf, 0, 0, 1, False
     checkpoint = run_dir / CHECKPOINT
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
+        if state.get("fingerprint", "") != fingerprint:
+            raise ModelError(f"{checkpoint}: expected a checkpoint of the same config and data "
+                             f"({fingerprint[:16]}), was {state.get('fingerprint', '')[:16]}; "
+                             "resume with the config and data of the interrupted run")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
@@ -150,14 +149,17 @@ def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32
         best_state, best_val, best_epoch = state["best_state"], state["best_val"], state[
             "best_epoch"]
         bad, metrics, start = state["bad"], state["metrics"], state["epoch"] + 1
-    result = TrainResult(model, best_epoch, best_val, metrics)
-    for epoch in range(start, config.epochs + 1):
+        finished = state["finished"]
+    result = TrainResult(model, best_epoch, best_val, metrics,
+                         early_stopped=bad >= config.patience)
+    for epoch in range(start, 1 if finished else config.epochs + 1):
         beta = _beta(config, epoch - 1)
         model.train()
-        order = torch.randperm(x_train.shape[0], generator=shuffle)
+        subset = x_train[(epoch - 1) % config.stride::config.stride]
+        order = torch.randperm(subset.shape[0], generator=shuffle)
         sums = [0.0, 0.0, 0.0]
         for s in range(0, order.shape[0], config.batch_size):
-            x = x_train[order[s:s + config.batch_size]]
+            x = subset[order[s:s + config.batch_size]]
             recon, mu, log_var = model(x, generator=noise)
             loss, r, k = vae_loss(x, recon, mu, log_var, beta)
             optimiser.zero_grad(set_to_none=True)
@@ -170,8 +172,8 @@ def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32
             sums[2] += k.item() * n
         lr = optimiser.param_groups[0]["lr"]
         scheduler.step()
-        val = _evaluate(model, x_val if x_val.shape[0] else x_train, beta, config.batch_size)
-        n_train = x_train.shape[0]
+        val = evaluate(model, x_val if x_val.shape[0] else x_train, beta, config.batch_size)
+        n_train = subset.shape[0]
         row = {"epoch": epoch, "losses/train_total": sums[0] / n_train,
                "losses/train_recon": sums[1] / n_train, "losses/train_kl": sums[2] / n_train,
                "losses/val_total": val["total"], "losses/val_recon": val["recon"],
@@ -194,7 +196,8 @@ def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32
                 "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
                 "noise": noise.get_state(), "global_rng": torch.get_rng_state(),
                 "best_state": best_state, "best_val": best_val, "best_epoch": best_epoch,
-                "bad": bad, "metrics": metrics, "epoch": epoch})
+                "bad": bad, "metrics": metrics, "epoch": epoch, "finished": done,
+                "fingerprint": fingerprint})
             _write_metrics(run_dir, metrics)
         if bad >= config.patience:
             result.early_stopped = True

@@ -24,31 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.config import Config, PositiveInt, Probability
+from components.regime.model_config import RegimeModelConfig
 
 __all__ = ["RegimeModel", "RegimeModelConfig", "kl_per_dimension", "vae_loss"]
-
-
-class RegimeModelConfig(Config, frozen=True):
-    """Shapes of the regime model; ``features``/``window`` must match the regime assembler."""
-
-    features: PositiveInt = 26
-    window: PositiveInt = 96
-    d_model: PositiveInt = 64
-    heads: PositiveInt = 4
-    layers: PositiveInt = 2
-    decoder_layers: PositiveInt = 1
-    feedforward: PositiveInt = 128
-    dropout: Probability = 0.1
-    latent: PositiveInt = 8
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.heads:
-            raise ValueError(f"d_model: expected a multiple of heads ({self.heads}), "
-                             f"was {self.d_model}")
-        if self.d_model % 2:
-            raise ValueError(f"d_model: expected an even number (sinusoidal encoding), "
-                             f"was {self.d_model}")
 
 
 def sinusoidal_encoding(length: int, d_model: int) -> Tensor:
@@ -63,9 +41,13 @@ def sinusoidal_encoding(length: int, d_model: int) -> Tensor:
 
 
 def _encoder(config: RegimeModelConfig, layers: int) -> nn.TransformerEncoder:
+    # pre-norm layers (LayerNorm before attention and feed-forward) and a final LayerNorm:
+    # post-norm layers without a learning-rate warm-up left the latent unused on real windows
     layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.feedforward,
-                                       config.dropout, activation="gelu", batch_first=True)
-    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+                                       config.dropout, activation="gelu", batch_first=True,
+                                       norm_first=True)
+    return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(config.d_model),
+                                 enable_nested_tensor=False)
 
 
 class AttentionPool(nn.Module):

@@ -4,13 +4,17 @@ Register each new component in ``REGISTRY`` with a factory built from its config
 an event stream of real data it reacts to. Every check runs against every entry.
 """
 
+import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from components.assemblers import RegimeAssemblerConfig
 from components.bars import BarAggregator, BarAggregatorConfig
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
 from components.indicators.fvg import Fvg, FvgConfig
@@ -18,17 +22,22 @@ from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.mlmi import Mlmi, MlmiConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
+from components.regime.detector import RegimeDetector, RegimeDetectorConfig
 from components.regime.mmd import Mmd, MmdConfig
+from components.regime.model import RegimeModel, RegimeModelConfig
 from components.synergy import SynergyConfig, SynergyDetector, SynergySignals
+from engine.artifacts import load_artifacts
 from engine.backtest_config import BrokerConfig
 from engine.component import Component
 from engine.events import Bar, Heartbeat, OrderIntent
 from engine.features import build_indicators
 from engine.instruments import BUILTIN_INSTRUMENTS
 from engine.pipeline import build_replay_pipeline
+from engine.registry import weights_bytes
 from engine.schema import load_app_config
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 from replay.mmd_reference import load_reference
+from replay.rde_data import regime_sources
 from strategies.sma_cross import SmaCross, SmaCrossConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +114,38 @@ def mmd_btc():
     loaded = load_reference(next((ROOT / "models" / "mmd_reference" / "btcusd_1h").iterdir()))
     return Mmd(MmdConfig(reference=loaded.reference, version=loaded.version, timeframe="4h",
                          window=20))
+
+
+@cache
+def _btc_regime_inputs():
+    """The first 1,500 BTC hours through the real pipeline with the MMD and LVN components:
+    the 4h bars and their MMD and LVN events, in delivery order."""
+    loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml")
+    folder = Path(tempfile.mkdtemp(prefix="contract_btc_"))
+    data = folder / "btc.csv"
+    pd.read_csv(loaded.data_path).iloc[:1500].to_csv(data, index=False)
+    pipeline = build_replay_pipeline(loaded.config, data)
+    for component in regime_sources(build_indicators(loaded.config, load_artifacts(loaded))):
+        pipeline.bus.subscribe(component)
+    events = []
+    pipeline.bus.add_tap(lambda e: events.append(e) if type(e) in RegimeDetector.inputs
+                         and getattr(e, "timeframe", None) == "4h" else None)
+    pipeline.run()
+    shutil.rmtree(folder)
+    return tuple(events)
+
+
+REGIME_TINY = RegimeModelConfig(window=16, d_model=16, heads=2, layers=1, feedforward=32,
+                                decoder_layers=1)
+
+
+def regime_detector_btc():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        weights = weights_bytes(RegimeModel(REGIME_TINY))
+    return RegimeDetector(RegimeDetectorConfig(
+        model=REGIME_TINY, weights=weights, version="rde/contract/0",
+        assembler=RegimeAssemblerConfig(timeframe="4h", window=16)))
 
 
 SYNERGY_ES = SynergyConfig().resolved("5m", "30m")
@@ -184,6 +225,7 @@ REGISTRY = {
         es_bars_30m_with_heiken_ashi,
     ),
     "mmd_4h": (mmd_btc, btc_bars_4h),
+    "regime_detector_4h": (regime_detector_btc, lambda: list(_btc_regime_inputs())),
     "synergy_signals_es": (lambda: SynergySignals(SYNERGY_ES), es_synergy_stream(SynergySignals)),
     "synergy_detector_es": (lambda: SynergyDetector(SYNERGY_ES),
                             es_synergy_stream(SynergyDetector)),

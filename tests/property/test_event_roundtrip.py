@@ -24,6 +24,7 @@ from engine.events import (
     NwrqkValue,
     OrderIntent,
     OrderRejected,
+    RegimeVector,
     SynergyDetected,
     SynergySignal,
     Tick,
@@ -77,7 +78,8 @@ def built(event_type):
 trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, OrderRejected,
                                                  HeikenAshiBar, IndicatorValue, NwrqkValue,
                                                  LvnLevels, FvgState, FvgMitigated, MlmiValue,
-                                                 MmdFeatures, SynergySignal, SynergyDetected)])
+                                                 MmdFeatures, RegimeVector, SynergySignal,
+                                                 SynergyDetected)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -100,7 +102,8 @@ def test_event_list_and_log_roundtrip(events):
 
 def test_every_event_type_is_in_the_union():
     assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
-            FvgState, FvgMitigated, MmdFeatures, SynergySignal, SynergyDetected, OrderIntent,
+            FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
+            OrderIntent,
             Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
@@ -118,6 +121,15 @@ def test_decode_rejects_wrong_field_type_naming_the_field():
     good["price"] = "abc"
     with pytest.raises(msgspec.ValidationError, match=r"price"):
         decode(msgspec.msgpack.encode(good))
+
+
+def test_regime_vector_has_exactly_eight_values():
+    good = RegimeVector(ts_event=1, ts_init=1, instrument="BTCUSD", timeframe="4h",
+                        mu=(0.5,) * 8, model="rde/btcusd_1h/0123456789ab")
+    raw = msgspec.msgpack.decode(encode(good))
+    raw["mu"] = [0.5] * 7
+    with pytest.raises(msgspec.ValidationError, match=r"mu"):
+        decode(msgspec.msgpack.encode(raw))
 
 
 def test_decode_rejects_unknown_tag():

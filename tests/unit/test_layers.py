@@ -19,7 +19,8 @@ FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timefra
 WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
           "engine.resample", "engine.backtest", "engine.backtest_report",
-          "engine.progress", "engine.features", "engine.artifacts"}
+          "engine.progress", "engine.features", "engine.artifacts", "engine.registry",
+          "engine.timing", "engine.cli_models"}
 
 
 def imports_of(path: Path) -> set[str]:
