@@ -123,15 +123,26 @@ def test_mmd_features_sit_on_slow_rows_and_equal_the_kernel_over_the_slow_bars(t
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["models"] == [{"name": "mmd_reference/btcusd_1h",
                                    "version": artifacts.mmd.version,
-                                   "sha256": artifacts.mmd.sha256}]
+                                   "sha256": artifacts.mmd.sha256},
+                                  {"name": "rde/btcusd_1h", "version": artifacts.rde.version,
+                                   "sha256": artifacts.rde.manifest.sha256}]
+    rde = [f"rde_{i}" for i in range(8)]  # the regime vector, from its first ready window on
+    assert fast[rde].isna().all().all() and slow[rde].notna().all(axis=1).sum() > 4500
 
 
 def test_an_mmd_reference_of_another_timeframe_or_a_missing_one_is_refused(tmp_path):
+    import msgspec
+
     from engine.artifacts import load_artifacts
-    from engine.errors import ConfigError, EngineError
+    from engine.errors import ConfigError, EngineError, ModelError
     from engine.features import build_indicators
+    from engine.schema import LoadedConfig
 
     loaded = load_app_config(BTC, ["timeframes.slow=8h"])
+    with pytest.raises(ModelError, match=r"regime.model: rde/btcusd_1h/[0-9a-f]{12} was "
+                       r"trained on BTCUSD 4h bars, this run has BTCUSD 8h bars"):
+        load_artifacts(loaded)
+    loaded = LoadedConfig(msgspec.structs.replace(loaded.config, regime=None), loaded.path)
     with pytest.raises(ConfigError, match=r"fitted on BTCUSD 4h bars, this run computes MMD "
                                           r"on BTCUSD 8h bars"):
         build_indicators(loaded.config, load_artifacts(loaded))

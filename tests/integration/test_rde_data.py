@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.regime.detector import encode_window
 from engine.artifacts import load_artifacts
 from engine.features import write_features
 from engine.schema import load_app_config
@@ -49,6 +50,22 @@ def test_training_rows_equal_the_rows_from_the_feature_table(replayed):
     first = int(np.argmax(got.ready))
     assert got.ready[first:].all() and not got.ready[:first].any()
     assert first >= 96 + 119  # the MMD warm-up, then a whole window
+
+
+def test_the_regime_vectors_written_by_features_are_the_model_on_the_training_windows(
+        replayed):
+    """Serving parity: ``algospace features`` (the RegimeDetector on the bus) writes, for each
+    ready slow bar, the registered model's mu of exactly the window the trainer collects."""
+    got, table = replayed
+    loaded = load_app_config(BTC)
+    model = load_artifacts(loaded).rde.model
+    slow = table[table["timeframe"] == "4h"].reset_index(drop=True)
+    columns = [f"rde_{i}" for i in range(8)]
+    windows, ends = got.windows()
+    served = slow.set_index("ts_event").loc[ends, columns].to_numpy()
+    expected = np.array([encode_window(model, np.ascontiguousarray(w)) for w in windows])
+    np.testing.assert_array_equal(served, expected)
+    assert slow[columns].notna().all(axis=1).sum() == len(windows) > 100
 
 
 def test_windows_are_consecutive_ready_rows(replayed):
