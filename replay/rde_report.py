@@ -58,7 +58,6 @@ constant, an empty regime) are ``null`` in the JSON.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -66,15 +65,25 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 import torch
-from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap, Normalize
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from components.assemblers.regime import REGIME_COLUMNS
 from components.regime.mmd import N_SETS
 from components.regime.model import RegimeModel
 from replay.rde_data import RegimeRows, Split
+from replay.rde_plot import Projection, pca
+from replay.rde_plot import plot as draw
+from replay.rde_stats import (
+    KNN_K,
+    RIDGE_ALPHA,
+    eta_squared,
+    eta_squared_per_dim,
+    future_returns,
+    knn_accuracy,
+    mmd_regimes,
+    rank_average,
+    ridge_r2,
+    spearman,
+)
 
 __all__ = [
     "KNN_K", "RIDGE_ALPHA", "FutureStats", "LatentStats", "Prediction", "Projection",
@@ -83,11 +92,8 @@ __all__ = [
     "mmd_regimes", "rank_average", "rde_report", "ridge_r2", "spearman",
 ]
 
-KNN_K = 15
-RIDGE_ALPHA = 1.0
 _NEAREST = REGIME_COLUMNS.index("mmd_nearest")
 _SPLITS = ("train", "validation", "test")
-_DPI = 100
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -154,13 +160,6 @@ class SplitReport(msgspec.Struct, frozen=True, kw_only=True):
     regimes: RegimeStats
 
 
-class Projection(msgspec.Struct, frozen=True, kw_only=True):
-    """The two PCA axes of the plot (``latent`` loadings each) and their train variance share."""
-
-    components: list[list[float]]
-    explained_variance_ratio: list[float]
-
-
 class RdeReport(msgspec.Struct, frozen=True, kw_only=True):
     """The RDE evaluation report (``rde_report.json``); the module docstring reads it."""
 
@@ -183,176 +182,6 @@ class RdeReport(msgspec.Struct, frozen=True, kw_only=True):
     best_constant_test_accuracy: float
     projection: Projection
     plot: str
-
-
-# ---------------------------------------------------------------- statistics (public helpers)
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def rank_average(x: npt.ArrayLike) -> F64:
-    """Return the 1-based ranks of ``x``, ties sharing their average rank.
-
-    Examples
-    --------
-    >>> rank_average([10.0, 30.0, 20.0, 30.0]).tolist()
-    [1.0, 3.5, 2.0, 3.5]
-    """
-    values = np.asarray(x, dtype=np.float64)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    last = np.cumsum(counts).astype(np.float64)
-    average: F64 = last - (counts - 1) / 2.0
-    return average[inverse.reshape(-1)]
-
-
-def spearman(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
-    """Return Spearman's rank correlation of ``x`` and ``y`` (NaN if either is constant).
-
-    Examples
-    --------
-    >>> round(spearman([1, 2, 3, 4], [10, 30, 20, 40]), 6)
-    0.8
-    """
-    a, b = rank_average(x), rank_average(y)
-    if a.shape != b.shape:
-        raise ValueError(f"spearman: expected x and y of one length, was {a.size} and {b.size}")
-    if a.size < 2:
-        return math.nan
-    a, b = a - a.mean(), b - b.mean()
-    denominator = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / denominator if denominator > 0.0 else math.nan
-
-
-def _group_sums(values: F64, groups: I64) -> tuple[F64, F64, F64]:
-    # Between- and total sum of squares per column, after checking the shapes.
-    if values.ndim != 2 or groups.shape != (values.shape[0],):
-        raise ValueError(f"eta_squared: expected values (n, d) and groups (n,), was "
-                         f"{values.shape} and {groups.shape}")
-    mean = values.mean(axis=0)
-    total = ((values - mean) ** 2).sum(axis=0)
-    between = np.zeros(values.shape[1])
-    for g in np.unique(groups):
-        member = values[groups == g]
-        between += member.shape[0] * (member.mean(axis=0) - mean) ** 2
-    return between, total, mean
-
-
-def eta_squared(values: npt.ArrayLike, groups: npt.ArrayLike) -> float:
-    """Return the between-group share of the variance of ``values`` (n, d), pooled over d.
-
-    The R² of a one-way ANOVA: ``sum_g n_g |mean_g - mean|² / sum_i |x_i - mean|²``; NaN when
-    the values are constant.
-
-    Examples
-    --------
-    >>> eta_squared([[0.0], [0.0], [2.0], [2.0]], [0, 0, 1, 1])
-    1.0
-    >>> eta_squared([[0.0], [2.0], [0.0], [2.0]], [0, 0, 1, 1])
-    0.0
-    """
-    between, total, _ = _group_sums(np.asarray(values, np.float64), np.asarray(groups, np.int64))
-    return float(between.sum() / total.sum()) if total.sum() > 0.0 else math.nan
-
-
-def eta_squared_per_dim(values: npt.ArrayLike, groups: npt.ArrayLike) -> F64:
-    """Return :func:`eta_squared` of each column of ``values`` (NaN for a constant column)."""
-    between, total, _ = _group_sums(np.asarray(values, np.float64), np.asarray(groups, np.int64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0.0, between / np.where(total > 0.0, total, 1.0), np.nan)
-
-
-def future_returns(close: npt.ArrayLike, last: npt.ArrayLike, horizon: int
-                   ) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
-    """Return the future volatility, trend and validity of the bars at indices ``last``.
-
-    Over the ``horizon`` log returns of ``close`` after bar ``last[i]``
-    (``log(close[last+j+1] / close[last+j])``, ``j < horizon``): volatility is their
-    population std, trend their sum. Where ``last[i] + horizon`` runs past the data the
-    values are NaN and ``valid`` is False.
-    """
-    prices = np.asarray(close, dtype=np.float64)
-    index = np.asarray(last, dtype=np.int64)
-    log_returns = np.diff(np.log(prices))
-    valid = (index >= 0) & (index + horizon <= log_returns.size)
-    volatility = np.full(index.shape, np.nan)
-    trend = np.full(index.shape, np.nan)
-    if valid.any():
-        view = np.lib.stride_tricks.sliding_window_view(log_returns, horizon)
-        future = view[index[valid]]  # (valid, horizon)
-        volatility[valid] = future.std(axis=1)
-        trend[valid] = future.sum(axis=1)
-    return volatility, trend, valid
-
-
-def _standardiser(train: F64) -> tuple[F64, F64]:
-    std = train.std(axis=0)
-    return train.mean(axis=0), np.where(std > 1e-12, std, 1.0)
-
-
-def ridge_r2(train_x: npt.ArrayLike, train_y: npt.ArrayLike, test_x: npt.ArrayLike,
-             test_y: npt.ArrayLike, alpha: float = RIDGE_ALPHA) -> float:
-    """Return the R² on ``test`` of a ridge regression fitted on ``train``.
-
-    Features are standardised by the train mean and std; the intercept (the train mean of y)
-    is not penalised. NaN when fewer than 2 test targets or they are constant.
-    """
-    xt, yt = np.asarray(train_x, np.float64), np.asarray(train_y, np.float64)
-    xs, ys = np.asarray(test_x, np.float64), np.asarray(test_y, np.float64)
-    if xt.shape[0] == 0 or ys.size < 2:
-        return math.nan
-    mean, std = _standardiser(xt)
-    a, b = (xt - mean) / std, (xs - mean) / std
-    weights = np.linalg.solve(a.T @ a + alpha * np.eye(a.shape[1]), a.T @ (yt - yt.mean()))
-    residual = ys - (yt.mean() + b @ weights)
-    total = float(((ys - ys.mean()) ** 2).sum())
-    return 1.0 - float(residual @ residual) / total if total > 0.0 else math.nan
-
-
-def knn_accuracy(train_x: npt.ArrayLike, train_y: npt.ArrayLike, test_x: npt.ArrayLike,
-                 test_y: npt.ArrayLike, k: int = KNN_K) -> float:
-    """Return the accuracy on ``test`` of a k-nearest-neighbour vote fitted on ``train``.
-
-    Euclidean on features standardised by train; neighbours ordered by a stable sort, votes
-    tied between labels go to the lowest label. NaN when ``test`` is empty.
-    """
-    xt, yt = np.asarray(train_x, np.float64), np.asarray(train_y, np.int64)
-    xs, ys = np.asarray(test_x, np.float64), np.asarray(test_y, np.int64)
-    if ys.size == 0:
-        return math.nan
-    if yt.size == 0 or k < 1:
-        raise ValueError(f"knn_accuracy: expected train points and k >= 1, was {yt.size} "
-                         f"points and k={k}")
-    mean, std = _standardiser(xt)
-    a, b = (xt - mean) / std, (xs - mean) / std
-    k = min(k, yt.size)
-    labels = int(yt.max()) + 1
-    hits = 0
-    for start in range(0, b.shape[0], 256):
-        chunk = b[start:start + 256]
-        distance = ((chunk[:, None, :] - a[None, :, :]) ** 2).sum(axis=2)  # (chunk, train)
-        nearest = np.argsort(distance, axis=1, kind="stable")[:, :k]
-        votes = np.zeros((chunk.shape[0], labels), np.int64)
-        np.add.at(votes, (np.arange(chunk.shape[0])[:, None], yt[nearest]), 1)
-        hits += int((votes.argmax(axis=1) == ys[start:start + 256]).sum())
-    return hits / ys.size
-
-
-def mmd_regimes(column: npt.ArrayLike) -> I64:
-    """Return the MMD regime index (0..6) of ``mmd_nearest`` values (``2 index / 6 - 1``)."""
-    values = np.asarray(column, dtype=np.float64)
-    scaled = (values + 1.0) / 2.0 * (N_SETS - 1)
-    index = np.rint(scaled)
-    bad = ~(np.abs(scaled - index) < 1e-3) | (index < 0) | (index > N_SETS - 1)
-    if bad.any():
-        raise ValueError(f"rows.rows[:, {_NEAREST}] (mmd_nearest): expected 2 k / "
-                         f"{N_SETS - 1} - 1 for a regime k in 0..{N_SETS - 1}, was "
-                         f"{values[bad][0]!r}")
-    return index.astype(np.int64)
-
-
-# ---------------------------------------------------------------- running the model
 
 
 def _check(model: RegimeModel, rows: RegimeRows, split: Split, horizon: int, batch: int,
@@ -510,13 +339,13 @@ def rde_report(model: RegimeModel, rows: RegimeRows, split: Split, out_dir: Path
                        float((regime[part] == majority).mean()),
                        float(np.bincount(regime[part]).max() / regime[part].size))
                 for name, part in zip(_SPLITS[1:], slices[1:], strict=True)}
-    projection, points = _pca(mu, fit)
+    projection, points = pca(mu, fit)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = out_dir / "latent.png"
     split_of = np.zeros(n, np.int64)
     for k, part in enumerate(slices):
         split_of[part] = k + 1
-    plot.write_bytes(_plot(points, split_of, volatility, trend, regime, projection, horizon))
+    plot.write_bytes(draw(points, split_of, volatility, trend, regime, projection, horizon))
     report = RdeReport(
         windows=n, window=rows.window, latent=int(mu.shape[1]), horizon=horizon,
         future_excluded=int(sum(int((~valid[p]).sum()) for p in slices)),
@@ -534,88 +363,8 @@ def rde_report(model: RegimeModel, rows: RegimeRows, split: Split, out_dir: Path
     return report
 
 
-# ---------------------------------------------------------------- projection and plot
-
-
-def _pca(mu: F64, fit: slice) -> tuple[Projection, F64]:
-    train = mu[fit]
-    mean = train.mean(axis=0)
-    _, singular, vt = np.linalg.svd(train - mean, full_matrices=False)
-    axes = np.zeros((2, mu.shape[1]))
-    used = min(2, vt.shape[0])
-    axes[:used] = vt[:used]
-    for axis in axes:  # a deterministic sign: the largest loading positive
-        if axis[np.argmax(np.abs(axis))] < 0.0:
-            axis *= -1.0
-    power = singular ** 2
-    ratio = np.zeros(2)
-    if power.sum() > 0.0:
-        ratio[:used] = power[:used] / power.sum()
-    return (Projection(components=axes.tolist(), explained_variance_ratio=ratio.tolist()),
-            (mu - mean) @ axes.T)
-
-
-# train, validation, test: marker, size, alpha, edge width
-_STYLE = {1: ("o", 6.0, 0.35, 0.0), 2: ("s", 10.0, 0.6, 0.0), 3: ("^", 16.0, 0.85, 0.25)}
-_REGIME_COLOURS = ("#8c0b0b", "#d7301f", "#fc8d59", "#8c8c8c", "#74add1", "#2c7bb6",
-                   "#08306b")
-
-
-def _panel(axes: Axes, points: F64, split_of: I64, colour: F64, valid: npt.NDArray[np.bool_],
-           cmap: str | ListedColormap, norm: Normalize) -> None:
-    missing = ~valid
-    axes.scatter(points[missing, 0], points[missing, 1], s=4.0, c="#c0c0c0", marker="o",
-                 linewidths=0.0)
-    for key, (marker, size, alpha, edge) in _STYLE.items():
-        chosen = valid & (split_of == key)
-        axes.scatter(points[chosen, 0], points[chosen, 1], s=size, c=colour[chosen],
-                     cmap=cmap, norm=norm, marker=marker, alpha=alpha, linewidths=edge,
-                     edgecolors="#202020" if edge else "face")
-
-
-def _plot(points: F64, split_of: I64, volatility: F64, trend: F64, regime: I64,
-          projection: Projection, horizon: int) -> bytes:
-    figure = Figure(figsize=(16.5, 5.2))
-    panels = figure.subplots(1, 3)
-    valid = np.isfinite(volatility)
-    ratio = projection.explained_variance_ratio
-    vol_hi = float(np.quantile(volatility[valid], 0.98)) if valid.any() else 1.0
-    vol_lo = float(np.quantile(volatility[valid], 0.02)) if valid.any() else 0.0
-    span = float(np.quantile(np.abs(trend[valid]), 0.98)) if valid.any() else 1.0
-    vol_norm = Normalize(vol_lo, max(vol_hi, vol_lo + 1e-12))
-    trend_norm = Normalize(-max(span, 1e-12), max(span, 1e-12))
-    categories = ListedColormap(list(_REGIME_COLOURS))
-    regime_norm = Normalize(-0.5, N_SETS - 0.5)
-    _panel(panels[0], points, split_of, volatility, valid, "viridis", vol_norm)
-    _panel(panels[1], points, split_of, trend, valid, "RdBu", trend_norm)
-    _panel(panels[2], points, split_of, regime.astype(np.float64), np.ones_like(valid),
-           categories, regime_norm)
-    titles = (f"future volatility ({horizon} bars)", f"future trend ({horizon} bars, log)",
-              "MMD nearest regime (last bar)")
-    for axes, title in zip(panels, titles, strict=True):
-        axes.set_facecolor("#f0f0f0")  # so that trend near 0 (white) still shows
-        axes.set_title(title, fontsize=10)
-        axes.set_xlabel(f"PC1 ({ratio[0]:.0%} of train variance)", fontsize=8)
-        axes.set_ylabel(f"PC2 ({ratio[1]:.0%})", fontsize=8)
-        axes.tick_params(labelsize=7)
-    for axes in panels[:2]:  # the last scatter carries the panel's colour map and norm
-        figure.colorbar(axes.collections[-1], ax=axes, fraction=0.046,
-                        pad=0.02).ax.tick_params(labelsize=7)
-    markers = [Line2D([], [], marker=m, linestyle="", color="#404040", alpha=a, label=label,
-                      markersize=math.sqrt(s))
-               for (m, s, a, _), label in zip(_STYLE.values(),
-                                              ("train", "validation", "test"), strict=True)]
-    markers.append(Line2D([], [], marker="o", linestyle="", color="#c0c0c0",
-                          label="no full horizon", markersize=2.0))
-    panels[0].legend(handles=markers, fontsize=7, loc="best")
-    names = [Line2D([], [], marker="o", linestyle="", color=colour, markersize=5.0,
-                    label=f"{k}{' bearish' if k == 0 else ' bullish' if k == N_SETS - 1 else ''}")
-             for k, colour in enumerate(_REGIME_COLOURS)]
-    panels[2].legend(handles=names, fontsize=7, loc="best", title="regime", title_fontsize=7)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    return buffer.getvalue()
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------- terminal summary
