@@ -1,0 +1,58 @@
+"""The latency wrapper: the bus sees the same component (name, inputs, outputs, readiness,
+snapshots), and each producing call is logged at DEBUG with its duration."""
+
+from structlog.testing import capture_logs
+
+from engine.events import Bar, Heartbeat
+from engine.timing import Timed
+
+
+class Echo:
+    """Returns a heartbeat for every bar; counts what it saw."""
+
+    name = "echo"
+    inputs = (Bar,)
+
+    def __init__(self):
+        self.seen = 0
+
+    @property
+    def ready(self):
+        return self.seen > 0
+
+    def on_event(self, event):
+        self.seen += 1
+        return (Heartbeat(ts_event=event.ts_event, ts_init=event.ts_init, source="echo",
+                          sequence=self.seen),) if self.seen % 2 else ()
+
+    def reset(self):
+        self.seen = 0
+
+    def snapshot(self):
+        return str(self.seen).encode()
+
+    def restore(self, state):
+        self.seen = int(state)
+
+
+def bar(ts):
+    return Bar(ts_event=ts, ts_init=ts, instrument="ES", timeframe="1m", ts_open=ts - 60,
+               open=1.0, high=1.0, low=1.0, close=1.0, volume=1.0)
+
+
+def test_timed_is_transparent_and_logs_producing_calls():
+    inner = Echo()
+    timed = Timed(inner)
+    assert (timed.name, timed.inputs, timed.ready) == ("echo", (Bar,), False)
+    with capture_logs() as logs:
+        outs = [timed.on_event(bar(t)) for t in (1, 2, 3)]
+    assert [len(o) for o in outs] == [1, 0, 1] and outs[2][0].sequence == 3
+    latency = [e for e in logs if e["event"] == "component.latency"]
+    assert len(latency) == 2 and timed.calls == 2
+    assert all(e["log_level"] == "debug" and e["component"] == "echo"
+               and e["output"] == "Heartbeat" and e["us"] >= 0 for e in latency)
+    assert timed.ready and timed.snapshot() == b"3" and timed.seen == 3
+    timed.restore(b"7")
+    assert inner.seen == 7
+    timed.reset()
+    assert inner.seen == 0
