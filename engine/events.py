@@ -42,11 +42,13 @@ __all__ = [
     "PATTERN_NAMES",
     "REGIME_VECTOR_SIZE",
     "RegimeVector",
+    "RiskProposal",
     "SynergyDetected",
     "SynergyKind",
     "SynergySignal",
     "Tick",
     "TradeClosed",
+    "TradeRejected",
     "decode",
     "decode_many",
     "encode",
@@ -406,16 +408,61 @@ class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
     reason: str
 
 
+class RiskProposal(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """The M-RMS's sized bracket for one qualified setup, after the deterministic hard limits.
+
+    ``setup_ts`` is the ``ts_event`` of the setup it answers. ``size`` is in contracts (> 0;
+    a proposal sized to 0 is a ``TradeRejected`` instead); ``entry`` the expected entry price,
+    ``stop`` and ``target`` the bracket's absolute levels. ``risk_usd`` is ``size`` times the
+    dollar risk of one contract (stop distance times point value plus the cost estimate),
+    ``reward_usd`` the same to the target, ``rr`` the reward-to-risk ratio of the bracket in
+    points. ``confidence`` is the model's in [0, 1] and ``model`` its registered version (or
+    the name of the fixed rule). ``limited_by`` names the hard limits that scaled the learned
+    size down (``components.risk.LIMIT_NAMES``), empty when none did.
+    """
+
+    instrument: str
+    strategy: str
+    setup_ts: int
+    direction: Literal["long", "short"]
+    size: int
+    entry: float
+    stop: float
+    target: float
+    risk_usd: float
+    reward_usd: float
+    rr: float
+    confidence: float
+    model: str
+    limited_by: tuple[str, ...] = ()
+
+
+class TradeRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """A setup that did not become a trade: the ``stage`` that stopped it and why.
+
+    ``stage`` is ``synergy`` (the pre-filter), ``gate1`` (the MC-Dropout consensus), ``risk``
+    (the M-RMS sized it to 0 or a hard limit vetoed it) or ``gate2`` (risk approval).
+    ``reasons`` are stable names, for hard limits those of ``components.risk.LIMIT_NAMES``.
+    ``direction`` is the setup's, when it had one. A business outcome, not an error.
+    """
+
+    instrument: str
+    strategy: str
+    stage: Literal["synergy", "gate1", "risk", "gate2"]
+    reasons: tuple[str, ...]
+    direction: Literal["long", "short"] | None = None
+
+
 AnyEvent: TypeAlias = (
     Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
     | FvgState | FvgMitigated | MmdFeatures | RegimeVector | SynergySignal | SynergyDetected
-    | OrderIntent | Fill | TradeClosed | OrderRejected
+    | OrderIntent | Fill | TradeClosed | OrderRejected | RiskProposal | TradeRejected
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
     FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
-    OrderIntent, Fill, TradeClosed, OrderRejected,
+    OrderIntent, Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -25,10 +25,12 @@ from engine.events import (
     OrderIntent,
     OrderRejected,
     RegimeVector,
+    RiskProposal,
     SynergyDetected,
     SynergySignal,
     Tick,
     TradeClosed,
+    TradeRejected,
     decode,
     decode_many,
     encode,
@@ -58,6 +60,8 @@ def _field(annotation):
                         max_size=meta.max_length).map(tuple)
     if typing.get_origin(annotation) is typing.Literal:
         return st.sampled_from(args)
+    if typing.get_origin(annotation) is tuple and args[-1:] == (Ellipsis,):  # variable length
+        return st.lists(_field(args[0]), max_size=4).map(tuple)
     if typing.get_origin(annotation) is tuple:  # fixed length, e.g. three nested signals
         return st.tuples(*(_field(a) for a in args))
     if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
@@ -79,7 +83,8 @@ trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, O
                                                  HeikenAshiBar, IndicatorValue, NwrqkValue,
                                                  LvnLevels, FvgState, FvgMitigated, MlmiValue,
                                                  MmdFeatures, RegimeVector, SynergySignal,
-                                                 SynergyDetected)])
+                                                 SynergyDetected, RiskProposal,
+                                                 TradeRejected)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -104,7 +109,7 @@ def test_every_event_type_is_in_the_union():
     assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
             FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
             OrderIntent,
-            Fill, TradeClosed, OrderRejected} == set(EVENT_TYPES)
+            Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 
