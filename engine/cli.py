@@ -1,7 +1,7 @@
 """The ``algospace`` command line (wiring layer).
 
 Subcommands: ``data`` (inspect, resample), ``backtest``, ``features``, ``train``
-(``mmd-reference``, ``rde``; ``mrms``, ``marl``, ``all`` pending), ``models`` (list, show,
+(``mmd-reference``, ``rde``, ``mrms``; ``marl``, ``all`` pending), ``models`` (list, show,
 verify, export), ``live``, ``feed``, ``report`` (a backtest run; ``report rde MODEL``).
 A subcommand whose issue has not landed yet says so and exits with status 2.
 Configuration errors and data errors print one line naming the file, place and value, and exit
@@ -18,7 +18,12 @@ from pathlib import Path
 import msgspec
 import structlog
 
-from engine.cli_models import add_models_parser, add_train_rde_parser, report_rde
+from engine.cli_models import (
+    add_models_parser,
+    add_train_mrms_parser,
+    add_train_rde_parser,
+    report_rde,
+)
 from engine.errors import EngineError
 from engine.logging import configure_logging, set_log_clock
 from engine.manifest import build_manifest, write_manifest
@@ -35,7 +40,6 @@ _PENDING = {
     "feed": "issue 10 (live signal daemon)",
 }
 _PENDING_TRAIN = {
-    "mrms": "issue 8 (M-RMS training)",
     "marl": "issue 9 (MARL training)",
     "all": "issue 9 (MARL training, the last model of the pipeline)",
 }
@@ -131,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = commands.add_parser("train", help="fit model artifacts on the configured data "
-                                "(mmd-reference, rde; mrms, marl, all not available yet)")
+                                "(mmd-reference, rde, mrms; marl, all not available yet)")
     # no target: say what exists (exit 2) rather than an argparse usage error
     train.set_defaults(handler=_train_usage, pending=True)
     targets = train.add_subparsers(dest="train_command", metavar="MODEL")
@@ -156,6 +160,7 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
                      help="artifact name (default: the config file's stem)")
     mmd.set_defaults(handler=_train_mmd_reference, pending=False)
     add_train_rde_parser(targets, _common_options)
+    add_train_mrms_parser(targets, _common_options)
     for name, issue in _PENDING_TRAIN.items():
         pending = targets.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(f"train {name}", issue), pending=True)
@@ -297,8 +302,8 @@ def _features(args: argparse.Namespace) -> int:
 
 def _train_usage(_: argparse.Namespace) -> int:
     pending = ", ".join(_PENDING_TRAIN)
-    print(f"algospace train: expected a model: mmd-reference, rde, or {pending} (not available "
-          "yet; they arrive with issues 8-9).", file=sys.stderr)
+    print(f"algospace train: expected a model: mmd-reference, rde, mrms, or {pending} (not "
+          "available yet; they arrive with issue 9).", file=sys.stderr)
     return EXIT_UNAVAILABLE
 
 

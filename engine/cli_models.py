@@ -19,8 +19,9 @@ import structlog
 from engine.errors import EngineError, ModelError
 from engine.manifest import build_manifest, write_manifest
 
-__all__ = ["EXIT_INTERRUPTED", "add_models_parser", "add_train_rde_parser", "models_dir_of",
-           "report_rde", "train_rde_command"]
+__all__ = ["EXIT_INTERRUPTED", "add_models_parser", "add_train_mrms_parser",
+           "add_train_rde_parser", "format_comparison", "models_dir_of", "report_rde",
+           "train_mrms_command", "train_rde_command"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,24 @@ def add_train_rde_parser(targets: argparse._SubParsersAction[argparse.ArgumentPa
     rde.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bar (default: only on a terminal)")
     rde.set_defaults(handler=train_rde_command, pending=False)
+
+
+def add_train_mrms_parser(targets: argparse._SubParsersAction[argparse.ArgumentParser],
+                          common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``algospace train mrms``."""
+    mrms = targets.add_parser(
+        "mrms", help="train the M-RMS risk model with PPO on the training split's real "
+        "setups, compare it with fixed rules on the validation and test splits, register it")
+    common(mrms)
+    mrms.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                      help="continue the interrupted run in RUN_DIR from its last checkpoint")
+    mrms.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
+                      help="registry root (default: models, in the working directory)")
+    mrms.add_argument("--name", metavar="NAME",
+                      help="model name (default: the config file's stem)")
+    mrms.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                      help="progress bar (default: only on a terminal)")
+    mrms.set_defaults(handler=train_mrms_command, pending=False)
 
 
 def add_models_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -211,7 +230,8 @@ class _StopFlag:
     """Set by SIGINT/SIGTERM: the trainer finishes the epoch, checkpoints and returns. A second
     signal ends the process at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, command: str = "train rde") -> None:
+        self.command = command
         self.signal: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -222,8 +242,8 @@ class _StopFlag:
         if self.signal is not None:
             raise KeyboardInterrupt
         self.signal = signum
-        print(f"\nalgospace train rde: {signal.Signals(signum).name} received; stopping after "
-              "this epoch's checkpoint (again to abort now)", file=sys.stderr)
+        print(f"\nalgospace {self.command}: {signal.Signals(signum).name} received; stopping "
+              "after this step's checkpoint (again to abort now)", file=sys.stderr)
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -300,6 +320,96 @@ def train_rde_command(args: argparse.Namespace) -> int:
     reg = run.registered
     (out_dir / "artifact.json").write_bytes(msgspec.json.format(msgspec.json.encode(
         {"kind": "rde", "name": reg.manifest.name, "version": reg.version,
+         "sha256": reg.manifest.sha256, "path": str(reg.path)}), indent=2) + b"\n")
+    print(f"registered    {reg.label} -> {reg.path}")
+    print(f"run directory: {out_dir}")
+    return 0
+
+
+def _resume_dir(args: argparse.Namespace, run_id: str, cfg: Any) -> Path:
+    from engine.cli import _run_dir
+
+    if args.resume is None:
+        return _run_dir(args, cfg, run_id)
+    if args.out is not None and args.out.resolve() != args.resume.resolve():
+        raise EngineError(f"--out: expected no --out with --resume (the run continues in "
+                          f"{args.resume}), was {args.out}")
+    if not (args.resume / "checkpoint.pt").is_file():
+        raise EngineError(f"--resume: expected a run directory with checkpoint.pt, was "
+                          f"{args.resume}")
+    return Path(args.resume)
+
+
+def format_comparison(table: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The learned-vs-baseline table for the terminal."""
+    rows = [("trades", "trades", "{:.0f}"), ("P&L USD", "pnl_usd", "{:,.0f}"),
+            ("Sortino/trade", "sortino", "{:.3f}"), ("max DD USD", "max_drawdown_usd", "{:,.0f}"),
+            ("limit cuts", "limit_cuts", "{:.0f}"), ("vetoes", "vetoes", "{:.0f}")]
+    lines = [f"{'':<15}" + "".join(f"{k + ' ' + side:>22}" for k in table
+                                   for side in ("learned", "baseline"))]
+    for label, key, spec in rows:
+        lines.append(f"{label:<15}" + "".join(
+            f"{spec.format(table[k][side][key]):>22}" for k in table
+            for side in ("learned", "baseline")))
+    return "\n".join(lines)
+
+
+def train_mrms_command(args: argparse.Namespace) -> int:
+    """``algospace train mrms``."""
+    from engine.artifacts import load_artifacts
+    from engine.cli import _load
+    from engine.progress import EpochProgress
+    from replay.mrms_run import resolve_mrms_config, run_train_mrms
+
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    train_config = resolve_mrms_config(cfg)
+    artifacts = load_artifacts(loaded)
+    manifest = build_manifest("train mrms", cfg, [data_path],
+                              seeds={"seed": int(train_config.seed or 0)},
+                              models=artifacts.model_refs())
+    out_dir = _resume_dir(args, manifest.run_id, cfg)
+    write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
+    progress = EpochProgress(train_config.iterations, "train mrms", enabled=args.progress)
+
+    def on_iteration(row: dict[str, Any]) -> None:
+        log.info("mrms.iteration", iteration=row["iteration"],
+                 sortino=round(row["charts/sortino"], 4), pnl=round(row["charts/pnl"], 1),
+                 violations=row["charts/violations"],
+                 validation_sortino=row.get("validation/sortino"))
+        progress.update(row["iteration"], f"sortino {row['charts/sortino']:+.3f}  pnl "
+                        f"{row['charts/pnl']:+,.0f}")
+
+    stop = _StopFlag("train mrms")
+    stop.install()
+    try:
+        run = run_train_mrms(cfg, data_path, artifacts, out_dir, args.models_dir,
+                             args.name or loaded.path.stem,
+                             str(args.data) if args.data else cfg.data.path,
+                             resume=args.resume is not None, should_stop=stop,
+                             on_iteration=on_iteration)
+    finally:
+        stop.uninstall()
+        progress.close()
+    sizes = {k: len(v) for k, v in run.splits.items()}
+    print(f"mrms          {sum(sizes.values())} setups with a regime vector ({sizes['train']} "
+          f"train, {sizes['validation']} validation, {sizes['test']} test; "
+          f"{run.without_regime} before the first regime vector)")
+    result = run.result
+    print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
+          f"Sortino {result.best_validation:.3f})")
+    if run.registered is None:
+        print(f"interrupted   checkpoint in {out_dir}; continue with: algospace train mrms "
+              f"--config {loaded.path} --resume {out_dir}", file=sys.stderr)
+        print(f"run directory: {out_dir}")
+        return EXIT_INTERRUPTED
+    print(format_comparison(run.table))
+    (out_dir / "comparison.json").write_bytes(msgspec.json.format(
+        msgspec.json.encode(run.table), indent=2) + b"\n")
+    reg = run.registered
+    (out_dir / "artifact.json").write_bytes(msgspec.json.format(msgspec.json.encode(
+        {"kind": "mrms", "name": reg.manifest.name, "version": reg.version,
          "sha256": reg.manifest.sha256, "path": str(reg.path)}), indent=2) + b"\n")
     print(f"registered    {reg.label} -> {reg.path}")
     print(f"run directory: {out_dir}")

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from components.regime.model import RegimeModel, RegimeModelConfig
+from components.risk.model import RiskModel, RiskModelConfig
 from engine.config import Config
 from engine.errors import ModelError
 
@@ -49,6 +50,7 @@ FORMAT = 1
 # kind -> (config Struct, network built from it)
 KINDS: dict[str, tuple[type[Config], Callable[[Any], nn.Module]]] = {
     "rde": (RegimeModelConfig, RegimeModel),
+    "mrms": (RiskModelConfig, RiskModel),
 }
 
 

@@ -14,40 +14,49 @@ synergy backtest against it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from engine.events import Bar, OrderIntent, OrderRejected, TradeClosed
+from engine.events import Bar, Event, OrderIntent, OrderRejected, TradeClosed
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 
-__all__ = ["TradeOutcome", "simulate_trade"]
+__all__ = ["TradeRun", "run_trade", "simulate_trade"]
 
 
-class TradeOutcome:
+@dataclass(frozen=True)
+class TradeRun:
     """The closed trade (``None`` when the bars ran out first or the order was refused), the
-    rejection reason if any, and how many bars were fed."""
+    rejection reason if any, and for each bar fed its index and the broker's events for it."""
 
-    __slots__ = ("bars", "rejected", "trade")
+    trade: TradeClosed | None
+    rejected: str | None
+    steps: list[tuple[int, list[Event]]] = field(default_factory=list)
 
-    def __init__(self, trade: TradeClosed | None, rejected: str | None, bars: int) -> None:
-        self.trade = trade
-        self.rejected = rejected
-        self.bars = bars
+    @property
+    def bars(self) -> int:
+        """Bars fed to the broker."""
+        return len(self.steps)
 
 
-def simulate_trade(config: SimulatedBrokerConfig, intent: OrderIntent, bars: Sequence[Bar],
-                   start: int = 0) -> TradeOutcome:
+def run_trade(config: SimulatedBrokerConfig, intent: OrderIntent, bars: Sequence[Bar],
+              start: int = 0) -> TradeRun:
     """Execute ``intent`` on a fresh broker over ``bars[start:]`` (execution-timeframe bars
-    closing after ``intent.ts_event``, in order) until its position is flat again."""
+    closing after ``intent.ts_event``, in order) until its position is flat again, the order
+    is refused or the bars end."""
     broker = SimulatedBroker(config)
     for event in broker.on_event(intent):
         if isinstance(event, OrderRejected):
-            return TradeOutcome(None, event.reason, 0)
-    fed = 0
-    for bar in bars[start:]:
-        fed += 1
-        for event in broker.on_event(bar):
+            return TradeRun(None, event.reason)
+    steps: list[tuple[int, list[Event]]] = []
+    for index in range(start, len(bars)):
+        events = list(broker.on_event(bars[index]))
+        steps.append((index, events))
+        for event in events:
             if isinstance(event, OrderRejected) and event.order_id == intent.order_id:
-                return TradeOutcome(None, event.reason, fed)
+                return TradeRun(None, event.reason, steps)
             if (isinstance(event, TradeClosed) and event.order_id == intent.order_id
                     and broker.position == 0):
-                return TradeOutcome(event, None, fed)
-    return TradeOutcome(None, None, fed)
+                return TradeRun(event, None, steps)
+    return TradeRun(None, None, steps)
+
+
+simulate_trade = run_trade

@@ -4,9 +4,11 @@ reads them; the trainers in ``replay/`` use them)."""
 from __future__ import annotations
 
 from components.regime.model_config import RegimeModelConfig
+from components.risk.limits import RiskLimitsConfig
+from components.risk.model_config import RiskModelConfig
 from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 
-__all__ = ["RdeTrainConfig", "TrainConfig"]
+__all__ = ["EnvConfig", "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
 
 
 class RdeTrainConfig(Config, frozen=True):
@@ -34,6 +36,42 @@ class RdeTrainConfig(Config, frozen=True):
     stride: PositiveInt = 4
 
 
+class EnvConfig(Config, frozen=True):
+    """``[train.mrms.account]``: the simulated account, its limits and the reward's shape."""
+
+    start_equity: PositiveFloat = 50_000.0
+    limits: RiskLimitsConfig = RiskLimitsConfig()
+    downside_floor: PositiveFloat = 0.01
+    violation_penalty: NonNegativeFloat = 0.1
+
+
+class MrmsTrainConfig(Config, frozen=True):
+    """``[train.mrms]``: PPO over the training split's setups (``replay/train_mrms.py``).
+
+    Each iteration plays ``episodes`` episodes (the whole training split in time order, the
+    policy sampling its proposals), then ``update_epochs`` passes of clipped PPO updates in
+    minibatches. Every ``eval_every`` iterations the deterministic policy plays the validation
+    split; the weights with the best validation Sortino ratio are kept.
+    """
+
+    model: RiskModelConfig = RiskModelConfig()
+    account: EnvConfig = EnvConfig()
+    iterations: PositiveInt = 150
+    episodes: PositiveInt = 4
+    update_epochs: PositiveInt = 4
+    minibatch: PositiveInt = 64
+    lr: PositiveFloat = 3e-4
+    gamma: Probability = 1.0
+    gae_lambda: Probability = 0.95
+    clip: PositiveFloat = 0.2
+    value_coef: NonNegativeFloat = 0.5
+    entropy_coef: NonNegativeFloat = 0.01
+    max_grad_norm: PositiveFloat = 0.5
+    eval_every: PositiveInt = 5
+    checkpoint_every: PositiveInt = 5
+    seed: int | None = None
+
+
 class TrainConfig(Config, frozen=True):
     """``[train]``: the chronological split every model uses, and each trainer's settings.
 
@@ -43,6 +81,7 @@ class TrainConfig(Config, frozen=True):
 
     fractions: tuple[Probability, Probability] = (0.7, 0.15)
     rde: RdeTrainConfig = RdeTrainConfig()
+    mrms: MrmsTrainConfig = MrmsTrainConfig()
 
     def __post_init__(self) -> None:
         train, validation = self.fractions

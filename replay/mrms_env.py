@@ -1,0 +1,199 @@
+"""The M-RMS training environment: real setups, the backtest's broker, a prop-style account
+(training layer).
+
+An episode walks the setups of one split in time order over one account:
+
+- the account is an :class:`~components.risk.account.AccountTracker` (the live component)
+  fed every execution bar and every fill and trade the broker produces, in bus order (a bar,
+  then the broker's events derived from it), so equity, the session day's P&L, the trailing
+  peak, the daily-loss halt and the trade statistics are exactly what the live risk manager
+  would read;
+- one position at a time, as the synergy strategy trades: a setup arriving while the previous
+  trade is still open is skipped;
+- for each setup the policy sees ``[setup features || regime vector || account features]``
+  (:func:`account_features`) and proposes a size, a stop (ATRs) and a target (reward/risk);
+  :func:`~components.risk.limits.apply_limits` caps the size; a non-zero size is executed by
+  :func:`~replay.trade_sim.run_trade`, the backtest's broker (next-open entry, stop first,
+  costs);
+- the reward of a step is the change of the episode's Sortino ratio of per-trade returns
+  (P&L over the equity before the trade, downside deviation floored at ``downside_floor``):
+  the rewards of an episode add up to its final Sortino ratio. A proposal the hard limits cut
+  costs ``violation_penalty`` times the share of the requested contracts they removed.
+
+The same function evaluates fixed rules (:func:`run_episode` with a ``policy`` callable), so
+the learned policy and the baselines are scored by one implementation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from components.risk.account import AccountTracker, AccountTrackerConfig
+from components.risk.limits import AccountState, RiskLimitsConfig, apply_limits
+from engine.events import Bar, OrderIntent, TradeClosed
+from replay.broker import SimulatedBrokerConfig
+from replay.mrms_data import SetupData, SetupSample
+from replay.trade_sim import run_trade
+from replay.train_config import EnvConfig
+
+__all__ = ["ACCOUNT_FEATURES", "EnvConfig", "Episode", "Proposal", "Step", "account_features",
+           "cost_per_contract", "run_episode"]
+
+ACCOUNT_FEATURES = ("equity_change", "drawdown_used", "daily_loss_used", "win_rate",
+                    "log_profit_factor", "open_positions", "trades_today")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a policy proposes for one setup."""
+
+    size: int
+    stop_atr: float
+    rr: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decision: the state, the proposal, the allowed size and why, the trade, the reward."""
+
+    sample: SetupSample
+    state: tuple[float, ...]
+    proposal: Proposal
+    allowed: int
+    reasons: tuple[str, ...]
+    trade: TradeClosed | None
+    reward: float
+
+
+@dataclass
+class Episode:
+    """The steps, the setups skipped while a position was open, and the account's path."""
+
+    steps: list[Step] = field(default_factory=list)
+    skipped: int = 0
+    returns: list[float] = field(default_factory=list)
+    final: AccountState | None = None
+    max_drawdown: float = 0.0
+    floor: float = 0.01
+
+    @property
+    def trades(self) -> list[TradeClosed]:
+        """The executed trades."""
+        return [s.trade for s in self.steps if s.trade is not None]
+
+    @property
+    def pnl(self) -> float:
+        """Net P&L of the trades."""
+        return sum(t.pnl_usd for t in self.trades)
+
+    @property
+    def sortino(self) -> float:
+        """The final Sortino ratio of per-trade returns, downside deviation floored as in the
+        rewards (so it is the sum of the rewards less the penalties)."""
+        return _sortino(self.returns, self.floor)
+
+    @property
+    def violations(self) -> int:
+        """Proposals the hard limits cut."""
+        return sum(1 for s in self.steps if s.reasons)
+
+
+def cost_per_contract(broker: SimulatedBrokerConfig, price: float) -> float:
+    """Round-trip cost estimate of one contract at ``price``: fees and commission (per
+    contract and in bps of notional) on both sides plus the configured slippage on both."""
+    c, inst = broker.costs, broker.instrument
+    per_side = (c.fee_per_contract + c.commission_bps * 1e-4 * price * inst.point_value)
+    slippage = c.slippage_ticks * inst.tick_size * inst.point_value
+    return 2.0 * (per_side + slippage)
+
+
+def account_features(state: AccountState, limits: RiskLimitsConfig) -> tuple[float, ...]:
+    """The account as ``len(ACCOUNT_FEATURES)`` bounded floats: equity change over the start
+    (clipped to +-1), the share of the drawdown allowance used, the share of the daily loss
+    allowance used, the recent win rate (0.5 unknown), log profit factor over 3 (clipped to
+    +-1; 0 unknown), open positions and trades today over their limits."""
+    start = state.start_equity
+    win = state.win_rate
+    pf = state.profit_factor
+    log_pf = 0.0 if pf is None or pf <= 0 else max(-1.0, min(1.0, math.log(pf) / 3.0))
+    return (max(-1.0, min(1.0, state.equity / start - 1.0)),
+            min(1.0, max(0.0, state.drawdown / limits.max_drawdown)),
+            min(1.0, max(0.0, -state.daily_pnl / limits.daily_loss_limit)),
+            0.5 if win is None else win, log_pf,
+            min(1.0, state.open_positions / limits.max_open_positions),
+            min(1.0, state.trades_today / limits.max_trades_per_day))
+
+
+def _sortino(returns: Sequence[float], floor: float) -> float:
+    if not returns:
+        return 0.0
+    n = len(returns)
+    mean = sum(returns) / n
+    downside = sum(min(r, 0.0) ** 2 for r in returns) / n
+    return mean / math.sqrt(downside + floor * floor) if downside + floor > 0 else 0.0
+
+
+def run_episode(data: SetupData, samples: Sequence[SetupSample], config: EnvConfig,
+                policy: Callable[[tuple[float, ...], SetupSample], Proposal],
+                strategy: str = "mrms") -> Episode:
+    """Walk ``samples`` (time order) with ``policy``; see the module docstring."""
+    limits = config.limits
+    instrument = data.broker.instrument
+    tracker = AccountTracker(AccountTrackerConfig(
+        start_equity=config.start_equity, session_open=instrument.session_open,
+        session_timezone=instrument.session_timezone, strategy=strategy,
+        instrument=instrument.symbol, point_value=instrument.point_value, limits=limits))
+    episode = Episode(floor=config.downside_floor)
+    bars: list[Bar] = data.bars
+    cursor = samples[0].start if samples else 0  # the account starts with the first setup
+    if cursor > 0:
+        tracker.on_event(bars[cursor - 1])
+    order_id = 0
+    peak, equity = config.start_equity, config.start_equity
+    for sample in samples:
+        if sample.start < cursor:  # the previous trade was still open at this setup
+            episode.skipped += 1
+            continue
+        while cursor < sample.start:  # bars up to the setup's close
+            tracker.on_event(bars[cursor])
+            cursor += 1
+        account = tracker.state
+        state = (*sample.features, *sample.regime, *account_features(account, limits))
+        proposal = policy(state, sample)
+        setup = sample.setup
+        stop_points = proposal.stop_atr * setup.atr
+        verdict = apply_limits(max(proposal.size, 0), stop_points, instrument.point_value,
+                               cost_per_contract(data.broker, setup.price), account, limits)
+        penalty = 0.0
+        if proposal.size > 0 and verdict.size < proposal.size:
+            penalty = config.violation_penalty * (proposal.size - verdict.size) / proposal.size
+        trade = None
+        reward = -penalty
+        if verdict.size > 0 and setup.atr > 0:
+            order_id += 1
+            intent = OrderIntent(
+                ts_event=setup.ts_event, ts_init=setup.ts_init, instrument=instrument.symbol,
+                strategy=strategy, order_id=order_id,
+                action="buy" if setup.direction > 0 else "sell", quantity=verdict.size,
+                stop_points=stop_points, target_points=proposal.rr * stop_points,
+                tag=f"TYPE_{setup.pattern}")
+            run = run_trade(data.broker, intent, bars, sample.start)
+            for index, events in run.steps:
+                tracker.on_event(bars[index])
+                for event in events:
+                    tracker.on_event(event)
+            trade = run.trade
+            cursor = sample.start + run.bars
+            if trade is not None:
+                before = _sortino(episode.returns, config.downside_floor)
+                episode.returns.append(trade.pnl_usd / account.equity)
+                reward += _sortino(episode.returns, config.downside_floor) - before
+                equity += trade.pnl_usd
+                peak = max(peak, equity)
+                episode.max_drawdown = max(episode.max_drawdown, peak - equity)
+        episode.steps.append(Step(sample, state, proposal, verdict.size, verdict.reasons, trade,
+                                  reward))
+    episode.final = tracker.state
+    return episode
