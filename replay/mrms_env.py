@@ -11,7 +11,8 @@ An episode walks the setups of one split in time order over one account:
 - one position at a time, as the synergy strategy trades: a setup arriving while the previous
   trade is still open is skipped;
 - for each setup the policy sees ``[setup features || regime vector || account features]``
-  (:func:`account_features`) and proposes a size, a stop (ATRs) and a target (reward/risk);
+  (:func:`~components.risk.state.account_features`) and proposes a size, a stop (ATRs) and
+  a target (reward/risk);
   :func:`~components.risk.limits.apply_limits` caps the size; a non-zero size is executed by
   :func:`~replay.trade_sim.run_trade`, the backtest's broker (next-open entry, stop first,
   costs);
@@ -31,18 +32,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from components.risk.account import AccountTracker, AccountTrackerConfig
-from components.risk.limits import AccountState, RiskLimitsConfig, apply_limits
+from components.risk.limits import AccountState, apply_limits
+from components.risk.state import account_features, cost_per_contract
 from engine.events import Bar, OrderIntent, TradeClosed
-from replay.broker import SimulatedBrokerConfig
 from replay.mrms_data import SetupData, SetupSample
 from replay.trade_sim import run_trade
 from replay.train_config import EnvConfig
 
-__all__ = ["ACCOUNT_FEATURES", "EnvConfig", "Episode", "Proposal", "Step", "account_features",
-           "cost_per_contract", "run_episode"]
-
-ACCOUNT_FEATURES = ("equity_change", "drawdown_used", "daily_loss_used", "win_rate",
-                    "log_profit_factor", "open_positions", "trades_today")
+__all__ = ["EnvConfig", "Episode", "Proposal", "Step", "run_episode"]
 
 
 @dataclass(frozen=True)
@@ -100,32 +97,6 @@ class Episode:
         return sum(1 for s in self.steps if s.reasons)
 
 
-def cost_per_contract(broker: SimulatedBrokerConfig, price: float) -> float:
-    """Round-trip cost estimate of one contract at ``price``: fees and commission (per
-    contract and in bps of notional) on both sides plus the configured slippage on both."""
-    c, inst = broker.costs, broker.instrument
-    per_side = (c.fee_per_contract + c.commission_bps * 1e-4 * price * inst.point_value)
-    slippage = c.slippage_ticks * inst.tick_size * inst.point_value
-    return 2.0 * (per_side + slippage)
-
-
-def account_features(state: AccountState, limits: RiskLimitsConfig) -> tuple[float, ...]:
-    """The account as ``len(ACCOUNT_FEATURES)`` bounded floats: equity change over the start
-    (clipped to +-1), the share of the drawdown allowance used, the share of the daily loss
-    allowance used, the recent win rate (0.5 unknown), log profit factor over 3 (clipped to
-    +-1; 0 unknown), open positions and trades today over their limits."""
-    start = state.start_equity
-    win = state.win_rate
-    pf = state.profit_factor
-    log_pf = 0.0 if pf is None or pf <= 0 else max(-1.0, min(1.0, math.log(pf) / 3.0))
-    return (max(-1.0, min(1.0, state.equity / start - 1.0)),
-            min(1.0, max(0.0, state.drawdown / limits.max_drawdown)),
-            min(1.0, max(0.0, -state.daily_pnl / limits.daily_loss_limit)),
-            0.5 if win is None else win, log_pf,
-            min(1.0, state.open_positions / limits.max_open_positions),
-            min(1.0, state.trades_today / limits.max_trades_per_day))
-
-
 def _sortino(returns: Sequence[float], floor: float) -> float:
     if not returns:
         return 0.0
@@ -164,8 +135,9 @@ def run_episode(data: SetupData, samples: Sequence[SetupSample], config: EnvConf
         proposal = policy(state, sample)
         setup = sample.setup
         stop_points = proposal.stop_atr * setup.atr
-        verdict = apply_limits(max(proposal.size, 0), stop_points, instrument.point_value,
-                               cost_per_contract(data.broker, setup.price), account, limits)
+        cost = cost_per_contract(data.broker.costs, instrument, setup.price)
+        verdict = apply_limits(max(proposal.size, 0), stop_points, instrument.point_value, cost,
+                               account, limits)
         penalty = 0.0
         if proposal.size > 0 and verdict.size < proposal.size:
             penalty = config.violation_penalty * (proposal.size - verdict.size) / proposal.size
