@@ -133,9 +133,9 @@ class RiskManager:
         state = (*setup_features(setup, c.window), *self._regime,
                  *account_features(account, limits))
         with torch.inference_mode():
-            action, _ = self.model.act(torch.tensor([state], dtype=torch.float32),
-                                       deterministic=True)
-        size, stop_atr, rr = int(action.size[0]), float(action.stop_atr[0]), float(action.rr[0])
+            sizes, stops, rrs, confidences = self.model.propose(
+                torch.tensor([state], dtype=torch.float32))
+        size, stop_atr, rr = int(sizes[0]), float(stops[0]), float(rrs[0])
         if size == 0:
             return self._reject(setup, "model_size_zero")
         stop_points = stop_atr * setup.atr
@@ -153,7 +153,7 @@ class RiskManager:
             stop=entry - side * stop_points, target=entry + side * rr * stop_points,
             risk_usd=verdict.risk_usd,
             reward_usd=verdict.size * (rr * stop_points * point_value - cost), rr=rr,
-            confidence=float(action.confidence[0]), model=c.version,
+            confidence=float(confidences[0]), model=c.version,
             limited_by=verdict.reasons)
 
     def reset(self) -> None:

@@ -115,6 +115,20 @@ class RiskModel(nn.Module):
                             confidence)
         return action, heads.value
 
+    def propose(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The deterministic proposal without building distributions (the serving path):
+        size (most likely), stop in ATRs and reward/risk (Beta modes), confidence (the size's
+        probability); the same values as ``act(x, deterministic=True)``."""
+        heads = self(x)
+        c = self.config
+        size = heads.size_logits.argmax(dim=-1)
+        probs = torch.softmax(heads.size_logits, dim=-1)
+        confidence = probs.gather(-1, size.unsqueeze(-1)).squeeze(-1)
+        stop_u = _beta_mode(heads.stop_alpha, heads.stop_beta).clamp(_EPS, 1 - _EPS)
+        rr_u = _beta_mode(heads.rr_alpha, heads.rr_beta).clamp(_EPS, 1 - _EPS)
+        return (size, c.stop_min + (c.stop_max - c.stop_min) * stop_u,
+                c.rr_min + (c.rr_max - c.rr_min) * rr_u, confidence)
+
     def evaluate(self, x: Tensor, size: Tensor, stop_unit: Tensor, rr_unit: Tensor
                  ) -> tuple[Tensor, Tensor, Tensor]:
         """Log-probability and entropy of given actions, and the values (for PPO updates)."""

@@ -55,6 +55,10 @@ def test_seeded_sampling_and_log_prob_agree_with_evaluate():
     d1, _ = net.act(x, deterministic=True)
     d2, _ = net.act(x, deterministic=True)
     assert torch.equal(d1.size, d2.size) and torch.equal(d1.rr, d2.rr)
+    size, stop, rr, confidence = net.propose(x)  # the serving path: the same values
+    assert torch.equal(size, d1.size) and torch.equal(stop, d1.stop_atr)
+    assert torch.equal(rr, d1.rr)
+    torch.testing.assert_close(confidence, d1.confidence)  # softmax vs Categorical.probs
 
 
 def test_gamma_and_beta_sampler_moments():
