@@ -25,7 +25,10 @@ from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
 from components.regime.detector import RegimeDetector, RegimeDetectorConfig
 from components.regime.mmd import Mmd, MmdConfig
 from components.regime.model import RegimeModel, RegimeModelConfig
-from components.synergy import SynergyConfig, SynergyDetector, SynergySignals
+from components.risk.account import AccountTrackerConfig
+from components.risk.manager import RiskManager, RiskManagerConfig
+from components.risk.model import RiskModel, RiskModelConfig
+from components.synergy import SynergyConfig, SynergyDetector, SynergySignals, build_synergy
 from engine.artifacts import load_artifacts
 from engine.backtest_config import BrokerConfig
 from engine.component import Component
@@ -148,6 +151,45 @@ def regime_detector_btc():
         assembler=RegimeAssemblerConfig(timeframe="4h", window=16)))
 
 
+@cache
+def _btc_risk_inputs():
+    """The first 4,000 BTC hours through the whole pipeline (every indicator, the registered
+    RDE, the synergy components, the rule-based strategy and its broker): the events the risk
+    manager declares, in delivery order (setups, regime vectors, 1h bars, fills, trades)."""
+    from engine.backtest import build_broker, build_strategy
+
+    loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml", ["backtest.strategy=synergy"])
+    folder = Path(tempfile.mkdtemp(prefix="contract_btc_risk_"))
+    data = folder / "btc.csv"
+    pd.read_csv(loaded.data_path).iloc[:4000].to_csv(data, index=False)
+    config = loaded.config
+    pipeline = build_replay_pipeline(config, data)
+    strategy = build_strategy(config)
+    pipeline.bus.subscribe(build_broker(config, strategy.name))
+    for component in [*build_indicators(config, load_artifacts(loaded)),
+                      *build_synergy(config.synergy, "1h", "4h"), strategy]:
+        pipeline.bus.subscribe(component)
+    events = []
+    pipeline.bus.add_tap(lambda e: events.append(e) if type(e) in RiskManager.inputs
+                         and getattr(e, "timeframe", "1h") in ("1h", "4h") else None)
+    pipeline.run()
+    shutil.rmtree(folder)
+    return tuple(events)
+
+
+def risk_manager_btc():
+    config = RiskModelConfig(hidden=16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = RiskModel(config)
+        with torch.no_grad():
+            net.size[-1].bias[1] += 3.0  # propose one contract most of the time
+    btc = BUILTIN_INSTRUMENTS["BTCUSD"]
+    return RiskManager(RiskManagerConfig(
+        model=config, weights=weights_bytes(net), version="mrms/contract/0",
+        account=AccountTrackerConfig.for_instrument(btc, strategy="synergy"), instrument=btc))
+
+
 SYNERGY_ES = SynergyConfig().resolved("5m", "30m")
 
 
@@ -171,6 +213,12 @@ def es_synergy_stream(component_type):
     return lambda: [e for e in _es_replay_with_synergy_signals()
                     if type(e) in component_type.inputs]
 
+
+# STYLE: about 4 input types per component. The risk manager declares 5: it owns the account
+# (bars, fills, closed trades) so that the account it sizes a setup with has taken every fill
+# of the setup's bar, in bus order; an account component publishing its state as an event
+# would bring it back to 3 (noted for the rest of issue 8).
+MAX_INPUTS = {"risk_manager_btc": 5}
 
 # components that need no warm-up (ready from construction)
 NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session"}
@@ -226,6 +274,7 @@ REGISTRY = {
     ),
     "mmd_4h": (mmd_btc, btc_bars_4h),
     "regime_detector_4h": (regime_detector_btc, lambda: list(_btc_regime_inputs())),
+    "risk_manager_btc": (risk_manager_btc, lambda: list(_btc_risk_inputs())),
     "synergy_signals_es": (lambda: SynergySignals(SYNERGY_ES), es_synergy_stream(SynergySignals)),
     "synergy_detector_es": (lambda: SynergyDetector(SYNERGY_ES),
                             es_synergy_stream(SynergyDetector)),
@@ -248,7 +297,7 @@ def test_satisfies_the_protocol_and_is_documented(name):
     assert isinstance(component, Component)
     assert type(component).__doc__ and type(component).__doc__.strip()
     assert isinstance(component.name, str) and component.name
-    assert 1 <= len(component.inputs) <= 4
+    assert 1 <= len(component.inputs) <= MAX_INPUTS.get(name, 4)
 
 
 @params
