@@ -257,7 +257,7 @@ class _StopFlag:
 def train_rde_command(args: argparse.Namespace) -> int:
     """``algospace train rde``."""
     from engine.artifacts import load_artifacts
-    from engine.cli import _load, _run_dir
+    from engine.cli import _load
     from engine.progress import EpochProgress
     from replay.rde_run import resolve_train_config, run_train_rde
 
@@ -268,16 +268,7 @@ def train_rde_command(args: argparse.Namespace) -> int:
     manifest = build_manifest("train rde", cfg, [data_path],
                               seeds={"seed": int(train_config.seed or 0)},
                               models=artifacts.model_refs())
-    if args.resume is not None:
-        if args.out is not None and args.out.resolve() != args.resume.resolve():
-            raise EngineError(f"--out: expected no --out with --resume (the run continues in "
-                              f"{args.resume}), was {args.out}")
-        if not (args.resume / "checkpoint.pt").is_file():
-            raise EngineError(f"--resume: expected a run directory with checkpoint.pt, was "
-                              f"{args.resume}")
-        out_dir = args.resume
-    else:
-        out_dir = _run_dir(args, cfg, manifest.run_id)
+    out_dir = _resume_dir(args, manifest.run_id, cfg)
     write_manifest(out_dir, manifest)
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     epochs = train_config.epochs
@@ -313,17 +304,25 @@ def train_rde_command(args: argparse.Namespace) -> int:
         print(f"{key:<13} recon {values['recon']:.5f}  kl {values['kl']:.3f}  active units "
               f"{values['active_units']}")
     if run.registered is None:
-        print(f"interrupted   checkpoint in {out_dir}; continue with: algospace train rde "
-              f"--config {loaded.path} --resume {out_dir}", file=sys.stderr)
-        print(f"run directory: {out_dir}")
-        return EXIT_INTERRUPTED
-    reg = run.registered
+        return _interrupted("train rde", loaded.path, out_dir)
+    _registered(out_dir, run.registered)
+    return 0
+
+
+def _registered(out_dir: Path, reg: Any) -> None:
+    """Write the run's ``artifact.json`` and say where the model went."""
     (out_dir / "artifact.json").write_bytes(msgspec.json.format(msgspec.json.encode(
-        {"kind": "rde", "name": reg.manifest.name, "version": reg.version,
+        {"kind": reg.manifest.kind, "name": reg.manifest.name, "version": reg.version,
          "sha256": reg.manifest.sha256, "path": str(reg.path)}), indent=2) + b"\n")
     print(f"registered    {reg.label} -> {reg.path}")
     print(f"run directory: {out_dir}")
-    return 0
+
+
+def _interrupted(command: str, config: Path, out_dir: Path) -> int:
+    print(f"interrupted   checkpoint in {out_dir}; continue with: algospace {command} "
+          f"--config {config} --resume {out_dir}", file=sys.stderr)
+    print(f"run directory: {out_dir}")
+    return EXIT_INTERRUPTED
 
 
 def _resume_dir(args: argparse.Namespace, run_id: str, cfg: Any) -> Path:
@@ -400,19 +399,11 @@ def train_mrms_command(args: argparse.Namespace) -> int:
     print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
           f"Sortino {result.best_validation:.3f})")
     if run.registered is None:
-        print(f"interrupted   checkpoint in {out_dir}; continue with: algospace train mrms "
-              f"--config {loaded.path} --resume {out_dir}", file=sys.stderr)
-        print(f"run directory: {out_dir}")
-        return EXIT_INTERRUPTED
+        return _interrupted("train mrms", loaded.path, out_dir)
     print(format_comparison(run.table))
     (out_dir / "comparison.json").write_bytes(msgspec.json.format(
         msgspec.json.encode(run.table), indent=2) + b"\n")
-    reg = run.registered
-    (out_dir / "artifact.json").write_bytes(msgspec.json.format(msgspec.json.encode(
-        {"kind": "mrms", "name": reg.manifest.name, "version": reg.version,
-         "sha256": reg.manifest.sha256, "path": str(reg.path)}), indent=2) + b"\n")
-    print(f"registered    {reg.label} -> {reg.path}")
-    print(f"run directory: {out_dir}")
+    _registered(out_dir, run.registered)
     return 0
 
 

@@ -28,10 +28,7 @@ iterations (and when stopped) holds everything needed to continue to the same fi
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +40,7 @@ import torch
 
 from components.risk.model import RiskModel
 from engine.errors import ModelError
+from replay.checkpoints import save_checkpoint, write_metrics
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
 from replay.train_config import MrmsTrainConfig
@@ -112,22 +110,6 @@ def _gae(rewards: list[float], values: list[float], gamma: float, lam: float
         last = delta + gamma * lam * last
         advantages[t] = last
     return advantages
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _write_metrics(run_dir: Path, metrics: list[dict[str, Any]]) -> None:
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    if metrics:
-        keys = sorted({k for m in metrics for k in m})
-        with (run_dir / "metrics.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(metrics)
 
 
 @contextmanager
@@ -263,13 +245,13 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
             on_iteration(row)
         stop = should_stop() and it < config.iterations
         if it % config.checkpoint_every == 0 or it == config.iterations or stop:
-            _save(checkpoint, {
+            save_checkpoint(checkpoint, {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "sampler": sampler.get_state(), "shuffle": shuffle.get_state(),
                 "global_rng": torch.get_rng_state(), "best_state": best_state,
                 "best_val": best_val, "best_it": best_it, "metrics": metrics, "iteration": it,
                 "fingerprint": fingerprint})
-            _write_metrics(run_dir, metrics)
+            write_metrics(run_dir, metrics)
         if stop:
             result.interrupted = True
             break

@@ -23,10 +23,7 @@ after each epoch's checkpoint (the CLI sets it on SIGINT/SIGTERM).
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +35,7 @@ import torch
 
 from components.regime.model import RegimeModel, kl_per_dimension, vae_loss
 from engine.errors import ModelError
+from replay.checkpoints import save_checkpoint, write_metrics
 from replay.train_config import RdeTrainConfig
 
 __all__ = ["RdeTrainConfig", "TrainResult", "evaluate", "train_rde"]
@@ -88,22 +86,6 @@ def evaluate(model: RegimeModel, windows: torch.Tensor, beta: float, batch: int
     recon_mean, kl_mean = recon_sum / n_all, kl_sum / n_all
     return {"recon": recon_mean, "kl": kl_mean, "total": recon_mean + beta * kl_mean,
             "kl_per_dim": (kl_dims / n_all).tolist(), "active_units": active}
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _write_metrics(run_dir: Path, metrics: list[dict[str, Any]]) -> None:
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    flat = [{k: v for k, v in m.items() if not isinstance(v, list)} for m in metrics]
-    if flat:
-        with (run_dir / "metrics.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(flat[0]))
-            writer.writeheader()
-            writer.writerows(flat)
 
 
 def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32],
@@ -191,14 +173,14 @@ def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32
         stop = should_stop() and epoch < config.epochs
         done = bad >= config.patience or epoch == config.epochs
         if epoch % config.checkpoint_every == 0 or done or stop:
-            _save(checkpoint, {
+            save_checkpoint(checkpoint, {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
                 "noise": noise.get_state(), "global_rng": torch.get_rng_state(),
                 "best_state": best_state, "best_val": best_val, "best_epoch": best_epoch,
                 "bad": bad, "metrics": metrics, "epoch": epoch, "finished": done,
                 "fingerprint": fingerprint})
-            _write_metrics(run_dir, metrics)
+            write_metrics(run_dir, metrics)
         if bad >= config.patience:
             result.early_stopped = True
             break
