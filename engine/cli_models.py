@@ -256,21 +256,12 @@ class _StopFlag:
 
 def train_rde_command(args: argparse.Namespace) -> int:
     """``algospace train rde``."""
-    from engine.artifacts import load_artifacts
-    from engine.cli import _load
     from engine.progress import EpochProgress
     from replay.rde_run import resolve_train_config, run_train_rde
 
-    loaded, data_path = _load(args)
+    loaded, data_path, artifacts, out_dir = _start(args, "train rde")
     cfg = loaded.config
     train_config = resolve_train_config(cfg)
-    artifacts = load_artifacts(loaded)
-    manifest = build_manifest("train rde", cfg, [data_path],
-                              seeds={"seed": int(train_config.seed or 0)},
-                              models=artifacts.model_refs())
-    out_dir = _resume_dir(args, manifest.run_id, cfg)
-    write_manifest(out_dir, manifest)
-    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     epochs = train_config.epochs
     progress = EpochProgress(epochs, "train rde", enabled=args.progress)
 
@@ -307,6 +298,28 @@ def train_rde_command(args: argparse.Namespace) -> int:
         return _interrupted("train rde", loaded.path, out_dir)
     _registered(out_dir, run.registered)
     return 0
+
+
+def _start(args: argparse.Namespace, command: str) -> tuple[Any, Path, Any, Path]:
+    """What both trainers do first: load the config and its artifacts, write the run manifest
+    into the run directory (a new one, or the ``--resume`` one), bind the log context. The
+    seed recorded is the trainer's (``[train.<model>] seed``, default the root ``seed``)."""
+    from engine.artifacts import load_artifacts
+    from engine.cli import _load
+    from replay.mrms_run import resolve_mrms_config
+    from replay.rde_run import resolve_train_config
+
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    resolve = resolve_train_config if command == "train rde" else resolve_mrms_config
+    seed = resolve(cfg).seed
+    artifacts = load_artifacts(loaded)
+    manifest = build_manifest(command, cfg, [data_path], seeds={"seed": int(seed or 0)},
+                              models=artifacts.model_refs())
+    out_dir = _resume_dir(args, manifest.run_id, cfg)
+    write_manifest(out_dir, manifest)
+    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
+    return loaded, data_path, artifacts, out_dir
 
 
 def _registered(out_dir: Path, reg: Any) -> None:
@@ -355,21 +368,12 @@ def format_comparison(table: dict[str, dict[str, dict[str, float]]]) -> str:
 
 def train_mrms_command(args: argparse.Namespace) -> int:
     """``algospace train mrms``."""
-    from engine.artifacts import load_artifacts
-    from engine.cli import _load
     from engine.progress import EpochProgress
     from replay.mrms_run import resolve_mrms_config, run_train_mrms
 
-    loaded, data_path = _load(args)
+    loaded, data_path, artifacts, out_dir = _start(args, "train mrms")
     cfg = loaded.config
     train_config = resolve_mrms_config(cfg)
-    artifacts = load_artifacts(loaded)
-    manifest = build_manifest("train mrms", cfg, [data_path],
-                              seeds={"seed": int(train_config.seed or 0)},
-                              models=artifacts.model_refs())
-    out_dir = _resume_dir(args, manifest.run_id, cfg)
-    write_manifest(out_dir, manifest)
-    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     progress = EpochProgress(train_config.iterations, "train mrms", enabled=args.progress)
 
     def on_iteration(row: dict[str, Any]) -> None:
