@@ -152,8 +152,8 @@ def regime_detector_btc():
 
 
 @cache
-def _btc_risk_inputs():
-    """The first 4,000 BTC hours through the whole pipeline (every indicator, the registered
+def _btc_risk_inputs(rows=4000):
+    """The first ``rows`` BTC hours through the whole pipeline (every indicator, the registered
     RDE, the synergy components, the rule-based strategy and its broker): the events the risk
     manager declares, in delivery order (setups, regime vectors, 1h bars, fills, trades)."""
     from engine.backtest import build_broker, build_strategy
@@ -161,7 +161,7 @@ def _btc_risk_inputs():
     loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml", ["backtest.strategy=synergy"])
     folder = Path(tempfile.mkdtemp(prefix="contract_btc_risk_"))
     data = folder / "btc.csv"
-    pd.read_csv(loaded.data_path).iloc[:4000].to_csv(data, index=False)
+    pd.read_csv(loaded.data_path).iloc[:rows].to_csv(data, index=False)
     config = loaded.config
     pipeline = build_replay_pipeline(config, data)
     strategy = build_strategy(config)
