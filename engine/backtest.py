@@ -20,7 +20,7 @@ metrics and the report are computed from it by :mod:`engine.backtest_report`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import msgspec
 import numpy as np
@@ -31,16 +31,21 @@ from components.synergy import build_synergy
 from engine.chunks import BarChunk, IntentChunk, TickChunk
 from engine.component import Component
 from engine.errors import ConfigError
-from engine.events import Event, Fill, OrderIntent, SynergyDetected, TradeClosed
+from engine.events import Event, Fill, OrderIntent, SynergyDetected, TradeClosed, TradeRejected
 from engine.features import build_indicators
 from engine.pipeline import ReplayPipeline, build_aggregator
 from engine.schema import AppConfig
+from engine.timing import Timed
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
 from strategies.sma_cross import SmaCross
 from strategies.synergy import SynergyStrategy
 
-__all__ = ["BacktestRun", "BatchStrategy", "Path_", "Strategy", "build_broker", "build_strategy",
-           "build_upstream", "execution_timeframe", "is_bracket", "run_backtest"]
+if TYPE_CHECKING:
+    from engine.artifacts import Artifacts
+
+__all__ = ["BacktestRun", "BatchStrategy", "Path_", "StartGate", "Strategy", "build_broker",
+           "build_strategy", "build_upstream", "execution_timeframe", "is_bracket",
+           "run_backtest", "uses_models"]
 
 log = structlog.get_logger(__name__)
 
@@ -155,11 +160,23 @@ def build_strategy(config: AppConfig) -> Strategy:
     raise ConfigError(f"backtest.strategy: no strategy named {name!r}")
 
 
-def build_upstream(config: AppConfig) -> list[Component]:
+def uses_models(config: AppConfig) -> bool:
+    """Whether the configured strategy decides with fitted models (the synergy strategy sized
+    by the M-RMS), so the run loads them and evaluates only after what they were fitted on."""
+    return (config.backtest.strategy == "synergy"
+            and config.strategies.synergy.sizing == "mrms")
+
+
+def build_upstream(config: AppConfig, artifacts: Artifacts | None = None) -> list[Component]:
     """The components a strategy's decisions rest on, in subscription order (after the broker,
-    before the strategy): for ``synergy`` every configured indicator except the MMD (the rules
-    do not read it, so no fitted reference is needed and no evaluation period is excluded)
-    and the two synergy components."""
+    before the strategy).
+
+    For ``synergy`` with fixed sizing: every configured indicator except the MMD (the rules do
+    not read it, so no fitted reference is needed and no evaluation period is excluded) and
+    the two synergy components. Sized by the M-RMS: every indicator with the MMD and the
+    regime detector (``artifacts`` from :func:`engine.artifacts.load_artifacts`), the synergy
+    components and the risk manager, the order the M-RMS trainer collected its setups in.
+    """
     if config.backtest.strategy != "synergy":
         return []
     fast, slow = config.timeframes.fast, config.timeframes.slow
@@ -169,10 +186,40 @@ def build_upstream(config: AppConfig) -> list[Component]:
         raise ConfigError(
             f"synergy.atr_indicator: {synergy.atr_indicator!r} on {synergy.atr_timeframe} is not "
             f"a configured indicator (indicators.scalars give {sorted(labels)})")
+    if uses_models(config):
+        from engine.risk import build_risk_manager  # torch
+
+        if config.risk is None or config.regime is None:
+            raise ConfigError("strategies.synergy.sizing: 'mrms' needs [risk] naming a trained "
+                              "M-RMS and [regime] naming its RDE (algospace train mrms)")
+        return [*build_indicators(config, artifacts), *build_synergy(config.synergy, fast, slow),
+                Timed(build_risk_manager(config, artifacts))]
     indicators = msgspec.structs.replace(config.indicators, mmd=None)
     plain = msgspec.structs.replace(config, indicators=indicators, regime=None)
     return [*build_indicators(plain), *build_synergy(config.synergy, fast, slow)]
 
+
+class StartGate:
+    """The strategy, seeing its events only from ``start_ns`` (``backtest.start``).
+
+    Everything upstream (indicators, the regime detector, the risk manager's account) runs from
+    the first bar; the strategy decides nothing before the evaluation starts.
+    """
+
+    def __init__(self, strategy: Strategy, start_ns: int) -> None:
+        self.strategy = strategy
+        self.start_ns = start_ns
+        self.name = strategy.name
+        self.inputs = strategy.inputs  # type: ignore[attr-defined]
+
+    @property
+    def ready(self) -> bool:
+        """The strategy's readiness."""
+        return bool(getattr(self.strategy, "ready", True))
+
+    def on_event(self, event: Event) -> object:
+        """Pass ``event`` on from the start; drop it before."""
+        return self.strategy.on_event(event) if event.ts_event >= self.start_ns else ()
 
 def build_broker(config: AppConfig, strategy: str) -> SimulatedBroker:
     """The run's broker for ``strategy`` on the execution timeframe."""
@@ -184,13 +231,17 @@ def build_broker(config: AppConfig, strategy: str) -> SimulatedBroker:
 
 def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
                  path: Path_ = "bus", on_marks: MarkSink | None = None,
-                 on_chunk: ChunkCallback | None = None) -> BacktestRun:
+                 on_chunk: ChunkCallback | None = None, artifacts: Artifacts | None = None,
+                 start_ns: int | None = None) -> BacktestRun:
     """Run the configured strategy over ``chunks`` on the chosen path.
 
     ``on_marks(run_marks, bound_marks)`` receives the equity marks of each chunk (for the
     metrics accumulators and the equity curve); without it the marks are dropped, so memory
     does not grow with the bars. ``on_chunk`` is called after each chunk (for progress).
-    Incomplete bars at the end are not traded.
+    ``artifacts`` are the fitted models a learned strategy runs (:func:`uses_models`).
+    ``start_ns``: the strategy sees nothing before it (:class:`StartGate`; on the batch path
+    the execution bars before it are not traded); the marks before it are the caller's to
+    drop. Incomplete bars at the end are not traded.
     """
     strategy = build_strategy(config)
     broker = build_broker(config, strategy.name)
@@ -198,9 +249,13 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     setups: dict[str, int] = {}
     if path == "bus":
         rows, bars, intents = _run_bus(config, chunks, strategy, bound, on_marks, on_chunk,
-                                       setups)
+                                       setups, artifacts, start_ns)
     elif path == "batch":
-        rows, bars, intents = _run_batch(config, chunks, strategy, bound, on_marks, on_chunk)
+        if uses_models(config):
+            raise ConfigError("backtest path 'batch': the M-RMS-sized synergy strategy runs on "
+                              "the bus path only")
+        rows, bars, intents = _run_batch(config, chunks, strategy, bound, on_marks, on_chunk,
+                                         start_ns)
     else:
         raise ConfigError(f"backtest path: expected 'bus' or 'batch', was {path!r}")
     log.info("backtest.finished", path=path, bars=bars, trades=broker.count("trade"),
@@ -211,7 +266,8 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
 
 def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
              bound: _Bound, on_marks: MarkSink | None, on_chunk: ChunkCallback | None,
-             setups: dict[str, int]) -> tuple[int, int, int]:
+             setups: dict[str, int], artifacts: Artifacts | None,
+             start_ns: int | None) -> tuple[int, int, int]:
     broker = bound.broker
     pipeline = ReplayPipeline(config, None, None)  # fed the chunks given, not its reader
     exec_tf = execution_timeframe(config)
@@ -222,16 +278,26 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
                           f"timeframes.publish_input = true to execute on the input bars)")
     bus = pipeline.bus
     bus.subscribe(broker)  # first: its fills precede every event derived from the same bar
-    for component in build_upstream(config):
+    for component in build_upstream(config, artifacts):
         bus.subscribe(component)
+    first = -(2**63) if start_ns is None else start_ns
 
     def count_setup(setup: SynergyDetected) -> list[Event]:
-        key = f"TYPE_{setup.pattern}_{'long' if setup.direction > 0 else 'short'}"
-        setups[key] = setups.get(key, 0) + 1
+        if setup.ts_event >= first:
+            key = f"TYPE_{setup.pattern}_{'long' if setup.direction > 0 else 'short'}"
+            setups[key] = setups.get(key, 0) + 1
+        return []
+
+    def count_rejection(rejection: TradeRejected) -> list[Event]:
+        if rejection.ts_event >= first:
+            for reason in rejection.reasons:
+                key = f"rejected_{rejection.stage}_{reason}"
+                setups[key] = setups.get(key, 0) + 1
         return []
 
     bus.subscribe_handler(SynergyDetected, count_setup, "backtest.setups")
-    bus.subscribe(strategy)  # type: ignore[arg-type]
+    bus.subscribe_handler(TradeRejected, count_rejection, "backtest.rejections")
+    bus.subscribe(strategy if start_ns is None else StartGate(strategy, start_ns))  # type: ignore[arg-type]
     intents = 0
 
     def count(intent: OrderIntent) -> list[Event]:
@@ -259,8 +325,8 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
 
 
 def _run_batch(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
-               bound: _Bound, on_marks: MarkSink | None,
-               on_chunk: ChunkCallback | None) -> tuple[int, int, int]:
+               bound: _Bound, on_marks: MarkSink | None, on_chunk: ChunkCallback | None,
+               start_ns: int | None) -> tuple[int, int, int]:
     broker = bound.broker
     on_chunk_method = getattr(strategy, "on_chunk", None)
     if on_chunk_method is None:
@@ -280,6 +346,9 @@ def _run_batch(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strate
     for chunk in chunks:
         rows += chunk.rows
         exec_bars = _execution_bars(chunk, aggregator)
+        bars += exec_bars.rows  # replayed, as the bus path counts them
+        if start_ns is not None:
+            exec_bars = exec_bars.since(start_ns)
         if exec_bars.rows:
             decided: IntentChunk = on_chunk_method(exec_bars)
             intents += decided.rows
@@ -288,7 +357,6 @@ def _run_batch(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strate
             broker.on_chunk(exec_bars, decided)
             if bound.shadow is not None:
                 bound.shadow.on_chunk(exec_bars, decided)
-            bars += exec_bars.rows
         marks = broker.take_marks()
         if on_marks is not None:
             on_marks(marks, bound.marks(marks))

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from engine.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
-from engine.timeframes import parse_timeframe
+from engine.timeframes import parse_instant, parse_timeframe
 
 __all__ = [
     "BacktestConfig",
@@ -122,11 +122,22 @@ class ReportConfig(Config, frozen=True):
 
 
 class BacktestConfig(Config, frozen=True):
-    """Everything ``algospace backtest`` needs besides the data and the strategy's own config."""
+    """Everything ``algospace backtest`` needs besides the data and the strategy's own config.
+
+    ``start`` is where trading and the metrics begin: ``None`` at the first bar, ``"auto"``
+    right after every period a fitted artifact the strategy uses was trained or selected on
+    (the bars before it only warm the pipeline up), or an ISO 8601 date or timestamp (UTC
+    unless it names a zone), refused when it lies inside such a period.
+    """
 
     strategy: str = "sma_cross"
+    start: str | None = None
     broker: BrokerConfig = BrokerConfig()
     costs: CostsConfig = CostsConfig()
     metrics: MetricsConfig = MetricsConfig()
     targets: TargetsConfig = TargetsConfig()
     report: ReportConfig = ReportConfig()
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.start != "auto":
+            parse_instant(self.start, "start")

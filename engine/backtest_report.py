@@ -14,7 +14,8 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from engine.backtest import BacktestRun, Path_, execution_timeframe, run_backtest
+from engine.artifacts import Artifacts, evaluation_start
+from engine.backtest import BacktestRun, Path_, execution_timeframe, run_backtest, uses_models
 from engine.chunks import BarChunk, TickChunk
 from engine.config import config_id
 from engine.events import TradeClosed
@@ -22,6 +23,7 @@ from engine.pipeline import build_replay_pipeline
 from engine.progress import Progress, estimate_rows
 from engine.schema import AppConfig
 from replay.broker import Marks
+from replay.data.timestamps import format_ns
 from replay.metrics import (
     EquityAccumulator,
     Metrics,
@@ -48,9 +50,11 @@ class BacktestOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Curves:
-    """Equity accumulators for the run and its bound, plus the run's per-bar curve."""
+    """Equity accumulators for the run and its bound, plus the run's per-bar curve, from the
+    evaluation start (``start_ns``) on."""
 
-    def __init__(self, config: AppConfig, keep_curve: bool) -> None:
+    def __init__(self, config: AppConfig, keep_curve: bool, start_ns: int | None = None
+                 ) -> None:
         spec = config.instrument_spec
         cash = config.backtest.broker.initial_cash
         self.session = (spec.session_open, spec.session_timezone)
@@ -58,8 +62,11 @@ class _Curves:
         self.bound = EquityAccumulator(cash)
         self.keep_curve = keep_curve
         self.parts: list[Marks] = []
+        self.start_ns = start_ns
 
     def __call__(self, run: Marks, bound: Marks) -> None:
+        if self.start_ns is not None:
+            run, bound = _since(run, self.start_ns), _since(bound, self.start_ns)
         day = trading_day(run.ts, *self.session)
         self.run.update(run.ts, run.equity, run.position, day)
         self.bound.update(bound.ts, bound.equity, bound.position, day)
@@ -75,15 +82,27 @@ class _Curves:
                            np.concatenate([p.position for p in self.parts]))
 
 
+def _since(marks: Marks, start_ns: int) -> Marks:
+    first = int(np.searchsorted(marks.ts, start_ns, side="left"))
+    if first == 0:
+        return marks
+    return Marks(marks.ts[first:], marks.equity[first:], marks.position[first:],
+                 marks.cash[first:])
+
+
 def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_ = "bus",
-                  progress: bool | None = None) -> BacktestOutcome:
+                  progress: bool | None = None, artifacts: Artifacts | None = None
+                  ) -> BacktestOutcome:
     """Backtest ``data_path`` with ``config``; write the report into ``out_dir``.
 
-    ``progress`` shows a progress bar (``None``: only on a terminal).
+    ``progress`` shows a progress bar (``None``: only on a terminal). ``artifacts``: the
+    fitted models the config names (a learned strategy needs them; ``backtest.start = "auto"``
+    reads their periods). Trading and the metrics start at :func:`evaluation_start`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    start_ns = evaluation_start(config, artifacts or Artifacts(), models=uses_models(config))
     pipeline = build_replay_pipeline(config, data_path, out_dir / "rejects.csv")
-    curves = _Curves(config, keep_curve=True)
+    curves = _Curves(config, keep_curve=True, start_ns=start_ns)
     bar = Progress(estimate_rows(data_path), "backtest", enabled=progress)
 
     def advance(chunk: BarChunk | TickChunk) -> None:
@@ -92,20 +111,22 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
 
     try:
         run = run_backtest(config, pipeline.chunks(), path=path, on_marks=curves,
-                           on_chunk=advance)
+                           on_chunk=advance, artifacts=artifacts, start_ns=start_ns)
     finally:
         bar.close()
         pipeline.rejects.close()
     counts = {"input_rows": run.input_rows, "rejected_rows": pipeline.rejects.total_rejected,
               "repaired_rows": pipeline.rejects.rows_repaired}
-    data = summarise(run, curves.run, curves.bound, counts)
+    data = summarise(run, curves.run, curves.bound, counts, start_ns, artifacts)
     files = write_report(out_dir, data, curves.curve(), config.backtest.report)
     return BacktestOutcome(data=data, files={k: str(v) for k, v in files.items()})
 
 
 def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumulator,
-              extra_counts: dict[str, int] | None = None) -> ReportData:
-    """Metrics, targets, costs, counts and assumptions of a finished run."""
+              extra_counts: dict[str, int] | None = None, start_ns: int | None = None,
+              artifacts: Artifacts | None = None) -> ReportData:
+    """Metrics, targets, costs, counts and assumptions of a finished run (evaluated from
+    ``start_ns``, after what ``artifacts`` were fitted on)."""
     config = run.config
     bt = config.backtest
     days_per_year = days_per_year_for(config.instrument_spec.asset_class, bt.metrics)
@@ -148,9 +169,27 @@ def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumul
         targets=targets,
         costs=costs,
         counts=counts,
-        assumptions=fill_assumptions(config),
+        assumptions=[*fill_assumptions(config),
+                     *_period(start_ns, artifacts, uses_models(config))],
         trades=list(run.broker.trades),
     )
+
+
+def _period(start_ns: int | None, artifacts: Artifacts | None, models: bool) -> list[str]:
+    """The evaluation period and the models behind the decisions, for the assumptions."""
+    out = []
+    until = artifacts.fitted_until() if artifacts is not None else None
+    if start_ns is not None:
+        when = (f"after {format_ns(until)}, the end of every period the config's fitted models "
+                "were trained or selected on" if until is not None and start_ns == until + 1
+                else f"at {format_ns(start_ns)}")
+        out.append(f"Trading and every metric start with the first bar closing {when} "
+                   "(backtest.start); the bars before only warm the pipeline up.")
+    refs = artifacts.model_refs() if artifacts is not None and models else []
+    if refs:
+        names = ", ".join(f"{r.name}/{r.version}" for r in refs)
+        out.append(f"Decisions use the fitted models {names}.")
+    return out
 
 
 def _trades_by_tag(trades: list[TradeClosed]) -> dict[str, int]:

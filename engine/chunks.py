@@ -30,6 +30,13 @@ class BarChunk(NamedTuple):
         """Number of bars in the chunk."""
         return int(self.ts_open.shape[0])
 
+    def since(self, ts_ns: int) -> BarChunk:
+        """The bars closing at or after ``ts_ns`` (this chunk when all do)."""
+        first = int(np.searchsorted(self.ts_close, ts_ns, side="left"))
+        if first == 0:
+            return self
+        return BarChunk(*(column[first:] for column in self))
+
 
 class TickChunk(NamedTuple):
     """Validated trades: ``ts`` (trade time), ``price`` and ``size``."""

@@ -254,17 +254,24 @@ def _data_resample(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from engine.artifacts import Artifacts, load_artifacts
+    from engine.backtest import uses_models
     from engine.backtest_report import backtest_file
     from replay.report import format_summary
 
     loaded, data_path = _load(args)
     cfg = loaded.config
+    # a learned strategy runs its models; "auto" reads the fitted periods of the config's
+    artifacts = (load_artifacts(loaded) if uses_models(cfg) or cfg.backtest.start == "auto"
+                 else Artifacts())
     manifest = build_manifest(f"backtest {cfg.backtest.strategy} {args.path}", cfg,
-                              [data_path], seeds={"seed": cfg.seed})
+                              [data_path], seeds={"seed": cfg.seed},
+                              models=artifacts.model_refs())
     out_dir = _run_dir(args, cfg, manifest.run_id)
     write_manifest(out_dir, manifest)
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
-    outcome = backtest_file(cfg, data_path, out_dir, path=args.path, progress=args.progress)
+    outcome = backtest_file(cfg, data_path, out_dir, path=args.path, progress=args.progress,
+                            artifacts=artifacts)
     print(format_summary(outcome.data))
     print(f"run directory: {out_dir}")
     if "html" in outcome.files:

@@ -313,7 +313,7 @@ def _start(args: argparse.Namespace, command: str) -> tuple[Any, Path, Any, Path
     cfg = loaded.config
     resolve = resolve_train_config if command == "train rde" else resolve_mrms_config
     seed = resolve(cfg).seed
-    artifacts = load_artifacts(loaded)
+    artifacts = load_artifacts(loaded, risk=False)  # the M-RMS [risk] names is not an input
     manifest = build_manifest(command, cfg, [data_path], seeds={"seed": int(seed or 0)},
                               models=artifacts.model_refs())
     out_dir = _resume_dir(args, manifest.run_id, cfg)
@@ -426,7 +426,7 @@ def report_rde(args: argparse.Namespace) -> int:
     loaded_model = load_model(_resolve(Path(args.models_dir), args.model), kind="rde")
     loaded, data_path = _load(args)
     cfg = loaded.config
-    artifacts = load_artifacts(loaded)
+    artifacts = load_artifacts(loaded, risk=False)
     m = loaded_model.manifest
     mmd = artifacts.mmd
     if mmd is None or m.inputs.get("mmd_reference") != f"{mmd.name}/{mmd.version}":

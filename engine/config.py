@@ -7,6 +7,7 @@ TOML files in ``config/`` override them and never restate them. A bad key or val
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import re
@@ -51,7 +52,9 @@ def decode_config(
     """Decode TOML bytes into ``config_type``; raise ConfigError naming ``source``.
 
     ``overrides`` are ``dotted.key=value`` strings applied on top of the file (the value is read
-    as a TOML value, else as a string), as given on the command line with ``--set``.
+    as a TOML value, else as a string), as given on the command line with ``--set``. TOML dates
+    and times (``start = 2019-08-01``) become their ISO 8601 text: config fields hold instants
+    as strings.
 
     Examples
     --------
@@ -68,10 +71,20 @@ def decode_config(
     for override in overrides:
         _apply_override(raw, override)
     try:
-        return msgspec.convert(raw, type=config_type)
+        return msgspec.convert(_iso_instants(raw), type=config_type)
     except msgspec.ValidationError as exc:
         # msgspec says e.g. "Expected `int`, got `str` - at `$.data.chunk_rows`"
         raise ConfigError(f"{source}: {_describe(exc, config_type)}") from exc
+
+
+def _iso_instants(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _iso_instants(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iso_instants(v) for v in value]
+    if isinstance(value, datetime.date | datetime.time):  # datetime is a date
+        return value.isoformat()
+    return value
 
 
 def load_toml(path: str | Path, config_type: type[C], overrides: Sequence[str] = ()) -> C:

@@ -429,6 +429,8 @@ class RiskProposal(Event, frozen=True, kw_only=True, tag=True, gc=False):
     entry: float
     stop: float
     target: float
+    stop_points: float
+    target_points: float
     risk_usd: float
     reward_usd: float
     rr: float

@@ -20,6 +20,7 @@ from components.indicators.nwrqk.component import NwrqkConfig
 from components.indicators.scalar import ScalarIndicatorConfig
 from components.regime.mmd.component import MmdSettings
 from components.regime.model_config import RegimeSettings
+from components.risk.model_config import RiskSettings
 from components.synergy.config import SynergyConfig
 from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
@@ -207,6 +208,7 @@ class AppConfig(Config, frozen=True):
     indicators: IndicatorsConfig = IndicatorsConfig()
     synergy: SynergyConfig = SynergyConfig()
     regime: RegimeSettings | None = None
+    risk: RiskSettings | None = None
     train: TrainConfig = TrainConfig()
 
     def resolve_timeframe(self, label: str) -> str:

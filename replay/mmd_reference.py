@@ -58,7 +58,6 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -72,6 +71,7 @@ from engine.events import Bar, Event
 from engine.manifest import code_version, file_sha256
 from engine.pipeline import build_replay_pipeline
 from engine.schema import AppConfig
+from engine.timeframes import parse_instant
 from replay.data.timestamps import format_ns
 from replay.mmd_fit import N_INIT, FitParams, MmdFit, fit_reference, min_training_bars
 
@@ -167,13 +167,9 @@ def parse_until(text: str) -> int:
     True
     """
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_instant(text, "--until")
     except ValueError as exc:
-        raise ModelError(f"--until: expected an ISO 8601 timestamp, was {text!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        raise ModelError(str(exc)) from exc
 
 
 def fit_mmd_reference(config: AppConfig, data_path: Path, params: FitParams, *,

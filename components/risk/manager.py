@@ -146,12 +146,13 @@ class RiskManager:
             return self._reject(setup, *verdict.reasons)
         side = 1.0 if setup.direction > 0 else -1.0
         entry = setup.price
+        target_points = rr * stop_points  # the trainer's expression: bit-identical brackets
         return RiskProposal(
             ts_event=setup.ts_event, ts_init=setup.ts_init, instrument=setup.instrument,
             strategy=c.strategy, setup_ts=setup.ts_event,
             direction="long" if side > 0 else "short", size=verdict.size, entry=entry,
-            stop=entry - side * stop_points, target=entry + side * rr * stop_points,
-            risk_usd=verdict.risk_usd,
+            stop=entry - side * stop_points, target=entry + side * target_points,
+            stop_points=stop_points, target_points=target_points, risk_usd=verdict.risk_usd,
             reward_usd=verdict.size * (rr * stop_points * point_value - cost), rr=rr,
             confidence=float(confidences[0]), model=c.version,
             limited_by=verdict.reasons)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from components.risk.limits import RiskLimitsConfig
 from engine.config import Config, PositiveFloat, PositiveInt, Probability
 
-__all__ = ["RiskModelConfig"]
+__all__ = ["RiskModelConfig", "RiskSettings"]
 
 
 class RiskModelConfig(Config, frozen=True):
@@ -35,3 +36,17 @@ class RiskModelConfig(Config, frozen=True):
     def inputs(self) -> int:
         """Width of the concatenated input."""
         return self.setup + self.regime + self.account
+
+
+class RiskSettings(Config, frozen=True):
+    """``[risk]``: the registered M-RMS the pipeline runs (a version folder written by
+    ``algospace train mrms``, relative to the config file), and the live account it sizes.
+
+    ``start_equity`` and ``limits`` default to the account the model was trained on (its
+    manifest records them); set them to run the same model over another account. The limits
+    are deterministic and always win over the model.
+    """
+
+    model: str
+    start_equity: PositiveFloat | None = None
+    limits: RiskLimitsConfig | None = None

@@ -186,3 +186,18 @@ def test_two_runs_are_byte_identical():
     assert msgspec.msgpack.encode(a.trades) == msgspec.msgpack.encode(b.trades)
     assert msgspec.msgpack.encode(a.fills) == msgspec.msgpack.encode(b.fills)
     assert marks_equal(a.broker.take_marks(), b.broker.take_marks())
+
+
+@pytest.mark.parametrize("overrides", [ONE_MINUTE, FIVE_MINUTES], ids=["1m", "5m"])
+def test_an_evaluation_start_trades_nothing_before_it_and_bus_equals_batch(overrides):
+    config, [chunk] = load(overrides)
+    start = int(chunk.ts_close[chunk.rows // 2])
+    runs = {path: run_backtest(config, split(chunk, 97), path=path, start_ns=start)
+            for path in ("bus", "batch")}
+    bus, batch = runs["bus"], runs["batch"]
+    assert bus.trades and min(f.ts_event for f in bus.fills) > start
+    assert (bus.fills, bus.trades, bus.broker.rejections) == (
+        batch.fills, batch.trades, batch.broker.rejections)
+    # the strategy starts from scratch at the start: the same as a run on the bars from there
+    tail = run_backtest(config, [chunk.since(start)], path="batch")
+    assert tail.trades == bus.trades

@@ -171,3 +171,18 @@ def test_unknown_backtest_key_is_named_with_a_suggestion(tmp_path):
     cfg.write_text('[data]\npath = "x.csv"\n[backtest.costs]\nslipage_ticks = 2\n')
     with pytest.raises(ConfigError, match="slippage_ticks"):
         load_app_config(cfg)
+
+
+@pytest.mark.parametrize("value", ['"2019-08-01"', "2019-08-01", "2019-08-01T00:00:00Z",
+                                   '"2019-08-01T02:00:00+02:00"'])
+def test_backtest_start_takes_a_toml_date_or_an_iso_string(value):
+    from engine.timeframes import parse_instant
+
+    config = decode(f'[data]\npath = "x.csv"\n[backtest]\nstart = {value}\n')
+    assert parse_instant(config.backtest.start, "x") == 1_564_617_600 * 10**9
+
+
+@pytest.mark.parametrize("value", ['"2019-13-01"', '"yesterday"'])
+def test_a_bad_backtest_start_names_the_key_and_the_value(value):
+    with pytest.raises(ConfigError, match=r"backtest.*start.*ISO 8601.*" + value.strip('"')):
+        decode(f'[data]\npath = "x.csv"\n[backtest]\nstart = {value}\n')

@@ -291,7 +291,7 @@ def test_parse_until(text, ns):
 
 
 def test_parse_until_refuses_other_text():
-    with pytest.raises(ModelError, match="--until: expected an ISO 8601 timestamp"):
+    with pytest.raises(ModelError, match="--until: expected an ISO 8601 date or timestamp"):
         parse_until("yesterday")
 
 
