@@ -6,6 +6,7 @@ measured before every fitted period ends; models that do not match the run are r
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,7 +14,9 @@ from components.risk.limits import RiskLimitsConfig
 from engine.artifacts import evaluation_start, load_artifacts
 from engine.backtest import build_upstream, run_backtest
 from engine.backtest_report import backtest_file
+from engine.chunks import BarChunk
 from engine.errors import ConfigError, ModelError
+from engine.pipeline import build_replay_pipeline
 from engine.risk import risk_account
 from engine.schema import load_app_config
 from replay.mrms_data import collect_setups, split_setups
@@ -115,3 +118,18 @@ def test_the_live_account_is_the_training_account_unless_risk_overrides_it():
     account = risk_account(other.config, training, "manifest")
     assert account.start_equity == 100_000.0
     assert account.limits == RiskLimitsConfig(max_contracts=2)
+
+
+def test_decisions_before_a_cut_do_not_depend_on_later_bars(learned):
+    loaded, artifacts, outcome = learned
+    config = loaded.config
+    start = evaluation_start(config, artifacts, models=True)
+    (chunk,) = build_replay_pipeline(config, loaded.data_path).chunks()
+    trades = outcome.data.trades
+    cut = (trades[0].ts_exit + trades[-1].ts_entry) // 2  # between the two trades
+    rows = int(np.searchsorted(chunk.ts_close, cut, side="right"))
+    head = run_backtest(config, [BarChunk(*(c[:rows] for c in chunk))], artifacts=artifacts,
+                        start_ns=start)
+    assert head.trades == [t for t in trades if t.ts_event <= cut] and head.trades
+    full = outcome.data.counts
+    assert head.intents <= full["orders"] and head.broker.position == 0
