@@ -39,6 +39,7 @@ from components.risk.manager import RiskManager, RiskManagerConfig  # noqa: E402
 from components.risk.model import RiskModel  # noqa: E402
 from engine.artifacts import load_artifacts  # noqa: E402
 from engine.events import RegimeVector  # noqa: E402
+from engine.logging import configure_logging  # noqa: E402
 from engine.registry import weights_bytes  # noqa: E402
 from engine.schema import load_app_config  # noqa: E402
 from replay.mrms_data import collect_setups, split_setups  # noqa: E402
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--iterations", type=int, default=10)
     args = parser.parse_args()
+    configure_logging(level="warning")  # not a DEBUG latency line per call
     loaded = load_app_config(CONFIG)
     cfg = loaded.config
     artifacts = load_artifacts(loaded)

@@ -47,6 +47,7 @@ from engine.artifacts import load_artifacts  # noqa: E402
 from engine.backtest import build_broker, build_strategy, build_upstream  # noqa: E402
 from engine.chunks import BarChunk  # noqa: E402
 from engine.events import SynergyDetected  # noqa: E402
+from engine.logging import configure_logging  # noqa: E402
 from engine.pipeline import ReplayPipeline  # noqa: E402
 from engine.schema import load_app_config  # noqa: E402
 
@@ -121,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=400_000, help="fast bars (default 400k)")
     args = parser.parse_args()
+    configure_logging(level="warning")  # not a DEBUG latency line per call
     run(2_000)  # compile / load every kernel first
     small = max(args.bars // 4, 50_000)
     rows = []

@@ -48,6 +48,7 @@ from components.regime.detector import (  # noqa: E402
 from components.regime.model import RegimeModel  # noqa: E402
 from engine.artifacts import load_artifacts  # noqa: E402
 from engine.features import build_indicators  # noqa: E402
+from engine.logging import configure_logging  # noqa: E402
 from engine.pipeline import build_replay_pipeline  # noqa: E402
 from engine.registry import weights_bytes  # noqa: E402
 from engine.schema import load_app_config  # noqa: E402
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--train", action="store_true", help="also time the default train rde")
     args = parser.parse_args()
+    configure_logging(level="warning")  # not a DEBUG latency line per call
     loaded = load_app_config(CONFIG)
     cfg = loaded.config
     artifacts = load_artifacts(loaded)
