@@ -87,9 +87,9 @@ class Artifacts:
                     f"{format_ns(end)} (backtest.start = \"auto\" does)")
 
 
-def load_artifacts(loaded: LoadedConfig, *, risk: bool = True) -> Artifacts:
-    """Load what ``loaded`` names, resolving paths against the config file (``risk=False``:
-    not the M-RMS, for the trainers that build it)."""
+def load_artifacts(loaded: LoadedConfig, *, risk: bool = False) -> Artifacts:
+    """Load what ``loaded`` names, resolving paths against the config file; the M-RMS of
+    ``[risk]`` only with ``risk`` (the commands that size trades with it)."""
     from engine.registry import load_model
 
     cfg = loaded.config

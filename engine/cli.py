@@ -262,8 +262,8 @@ def _backtest(args: argparse.Namespace) -> int:
     loaded, data_path = _load(args)
     cfg = loaded.config
     # a learned strategy runs its models; "auto" reads the fitted periods of the config's
-    artifacts = (load_artifacts(loaded) if uses_models(cfg) or cfg.backtest.start == "auto"
-                 else Artifacts())
+    artifacts = (load_artifacts(loaded, risk=True)
+                 if uses_models(cfg) or cfg.backtest.start == "auto" else Artifacts())
     manifest = build_manifest(f"backtest {cfg.backtest.strategy} {args.path}", cfg,
                               [data_path], seeds={"seed": cfg.seed},
                               models=artifacts.model_refs())

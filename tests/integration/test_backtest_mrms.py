@@ -34,7 +34,7 @@ FIELDS = ("direction", "quantity", "ts_entry", "entry_price", "ts_exit", "exit_p
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory):
     loaded = load_app_config(CONFIG, LEARNED)
-    artifacts = load_artifacts(loaded)
+    artifacts = load_artifacts(loaded, risk=True)
     out = tmp_path_factory.mktemp("bt")
     outcome = backtest_file(loaded.config, loaded.data_path, out, progress=False,
                             artifacts=artifacts)
@@ -77,7 +77,7 @@ def test_nothing_is_traded_or_measured_before_every_fitted_period_ends(learned):
 
 def test_an_evaluation_start_inside_a_fitted_period_is_refused():
     loaded = load_app_config(CONFIG, [*LEARNED, "backtest.start=2019-06-01"])
-    artifacts = load_artifacts(loaded)
+    artifacts = load_artifacts(loaded, risk=True)
     with pytest.raises(ModelError, match=r"backtest.start = '2019-06-01'.*validation split"):
         evaluation_start(loaded.config, artifacts, models=True)
     later = load_app_config(CONFIG, [*LEARNED, "backtest.start=2019-08-01"])
@@ -89,12 +89,12 @@ def test_an_evaluation_start_inside_a_fitted_period_is_refused():
 def test_models_that_do_not_match_the_run_are_refused(tmp_path):
     changed = load_app_config(CONFIG, [*LEARNED, "synergy.window=20"])
     with pytest.raises(ModelError, match="synergy settings"):
-        load_artifacts(changed)
+        load_artifacts(changed, risk=True)
     assert load_artifacts(changed, risk=False).mrms is None  # the trainers do not read [risk]
     wrong_kind = load_app_config(CONFIG, [*LEARNED,
                                           "risk.model=../models/rde/btcusd_1h/592ec96224d3"])
     with pytest.raises(ModelError, match="mrms"):
-        load_artifacts(wrong_kind)
+        load_artifacts(wrong_kind, risk=True)
 
 
 def test_the_learned_sizing_needs_risk_and_the_bus_path():
@@ -108,7 +108,7 @@ def test_the_learned_sizing_needs_risk_and_the_bus_path():
 
 def test_the_live_account_is_the_training_account_unless_risk_overrides_it():
     loaded = load_app_config(CONFIG, LEARNED)
-    training = load_artifacts(loaded).mrms.manifest.training
+    training = load_artifacts(loaded, risk=True).mrms.manifest.training
     account = risk_account(loaded.config, training, "manifest")
     assert (account.start_equity, account.limits) == (50_000.0, RiskLimitsConfig())
     assert (account.strategy, account.instrument, account.point_value) == (
