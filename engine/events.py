@@ -24,6 +24,7 @@ import msgspec
 __all__ = [
     "AnyEvent",
     "Bar",
+    "ConsensusReached",
     "Event",
     "EVENT_TYPES",
     "Fill",
@@ -439,6 +440,34 @@ class RiskProposal(Event, frozen=True, kw_only=True, tag=True, gc=False):
     limited_by: tuple[str, ...] = ()
 
 
+class ConsensusReached(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """A setup that passed gate 1, the MC-Dropout consensus of the three MARL agents.
+
+    ``setup`` is the ``SynergyDetected`` it answers; ``direction`` its side. ``agree`` counts
+    the agents voting for it; ``confidence`` is the weighted mean probability of that action,
+    ``uncertainty`` the weighted std over the ``samples`` stochastic passes, ``score`` the
+    first minus the penalty times the second (the gate's threshold applies to it).
+    ``entropy`` and ``mutual_information`` (nats) describe the weighted ensemble's uncertainty.
+    ``mean`` and ``std`` hold each agent's probabilities of pass, long, short (agent-major,
+    structure, tactical, arbitrageur: 9 floats each). ``model`` is the registered version.
+    """
+
+    instrument: str
+    strategy: str
+    setup: SynergyDetected
+    direction: Literal["long", "short"]
+    agree: int
+    confidence: float
+    uncertainty: float
+    score: float
+    entropy: float
+    mutual_information: float
+    mean: Annotated[tuple[float, ...], msgspec.Meta(min_length=9, max_length=9)]
+    std: Annotated[tuple[float, ...], msgspec.Meta(min_length=9, max_length=9)]
+    samples: int
+    model: str
+
+
 class TradeRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
     """A setup that did not become a trade: the ``stage`` that stopped it and why.
 
@@ -459,12 +488,14 @@ AnyEvent: TypeAlias = (
     Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
     | FvgState | FvgMitigated | MmdFeatures | RegimeVector | SynergySignal | SynergyDetected
     | OrderIntent | Fill | TradeClosed | OrderRejected | RiskProposal | TradeRejected
+    | ConsensusReached
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
     FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
     OrderIntent, Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected,
+    ConsensusReached,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -34,6 +34,7 @@ import msgspec
 import torch
 from torch import nn
 
+from components.decision.model import MarlModel, MarlModelConfig
 from components.regime.model import RegimeModel, RegimeModelConfig
 from components.risk.model import RiskModel, RiskModelConfig
 from engine.config import Config
@@ -51,6 +52,7 @@ FORMAT = 1
 KINDS: dict[str, tuple[type[Config], Callable[[Any], nn.Module]]] = {
     "rde": (RegimeModelConfig, RegimeModel),
     "mrms": (RiskModelConfig, RiskModel),
+    "marl": (MarlModelConfig, MarlModel),
 }
 
 

@@ -13,6 +13,10 @@ names one, the RDE's ``RegimeDetector``, then the synergy components) and keeps,
 - the index of the first execution-timeframe bar closing after the setup, where a trade
   decided on it starts (:func:`replay.trade_sim.simulate_trade`).
 
+With ``matrices`` (the MARL trainer's call) it also subscribes the slow and fast matrix
+assemblers the live decider owns and keeps, for each setup, both matrices as they stand when
+the setup is delivered; a setup before both are full is counted in ``not_ready`` and not kept.
+
 It also keeps every execution-timeframe bar, so any size, stop and target can be simulated
 for any setup by the backtest's broker. :func:`split_setups` splits the samples by time with
 the RDE's split bounds (its training split ends before validation starts), so the M-RMS is
@@ -24,7 +28,17 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from components.assemblers import (
+    FastAssembler,
+    FastAssemblerConfig,
+    SlowAssembler,
+    SlowAssemblerConfig,
+)
 from components.risk.setup_features import setup_features
 from components.synergy import build_synergy
 from engine.artifacts import Artifacts
@@ -48,6 +62,8 @@ class SetupSample:
     features: tuple[float, ...]
     regime: tuple[float, ...]
     start: int
+    slow: npt.NDArray[np.float32] | None = None
+    fast: npt.NDArray[np.float32] | None = None
 
 
 @dataclass
@@ -59,10 +75,13 @@ class SetupData:
     broker: SimulatedBrokerConfig
     without_regime: int = 0
     ts: list[int] = field(default_factory=list)
+    not_ready: int = 0
 
 
 def collect_setups(config: AppConfig, data_path: Path, artifacts: Artifacts,
-                   strategy: str = "mrms") -> SetupData:
+                   strategy: str = "mrms",
+                   matrices: tuple[SlowAssemblerConfig, FastAssemblerConfig] | None = None
+                   ) -> SetupData:
     """Replay ``data_path`` and collect the setups (see the module docstring)."""
     broker = build_broker(config, strategy).config
     pipeline = build_replay_pipeline(config, data_path)
@@ -73,10 +92,15 @@ def collect_setups(config: AppConfig, data_path: Path, artifacts: Artifacts,
     for component in build_synergy(config.synergy, fast, slow):
         bus.subscribe(component)
     window = config.synergy.resolved(fast, slow).window
+    assemblers = None
+    if matrices is not None:
+        assemblers = (SlowAssembler(matrices[0]), FastAssembler(matrices[1]))
+        for assembler in assemblers:
+            bus.subscribe(assembler)
     bars: list[Bar] = []
-    pending: list[tuple[SynergyDetected, tuple[float, ...]]] = []
+    pending: list[tuple[SynergyDetected, tuple[float, ...], tuple[Any, Any]]] = []
     regime: list[tuple[float, ...]] = []
-    missing = 0
+    missing = not_ready = 0
 
     def on_bar(bar: Bar) -> list[Event]:
         if bar.timeframe == broker.timeframe:
@@ -88,11 +112,15 @@ def collect_setups(config: AppConfig, data_path: Path, artifacts: Artifacts,
         return []
 
     def on_setup(setup: SynergyDetected) -> list[Event]:
-        nonlocal missing
-        if regime:
-            pending.append((setup, regime[0]))
-        else:
+        nonlocal missing, not_ready
+        if not regime:
             missing += 1
+        elif assemblers is None:
+            pending.append((setup, regime[0], (None, None)))
+        elif all(a.ready for a in assemblers):
+            pending.append((setup, regime[0], (assemblers[0].matrix(), assemblers[1].matrix())))
+        else:
+            not_ready += 1
         return []
 
     bus.subscribe_handler(Bar, on_bar, "mrms_data.bars")
@@ -100,9 +128,9 @@ def collect_setups(config: AppConfig, data_path: Path, artifacts: Artifacts,
     bus.subscribe_handler(SynergyDetected, on_setup, "mrms_data.setups")
     pipeline.run()
     ts = [b.ts_event for b in bars]
-    samples = [SetupSample(s, setup_features(s, window), mu, bisect.bisect_right(ts, s.ts_event))
-               for s, mu in pending]
-    return SetupData(samples, bars, broker, missing, ts)
+    samples = [SetupSample(s, setup_features(s, window), mu, bisect.bisect_right(ts, s.ts_event),
+                           slow_m, fast_m) for s, mu, (slow_m, fast_m) in pending]
+    return SetupData(samples, bars, broker, missing, ts, not_ready)
 
 
 def split_setups(samples: list[SetupSample], splits: dict[str, SplitBounds]

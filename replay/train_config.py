@@ -3,12 +3,14 @@ reads them; the trainers in ``replay/`` use them)."""
 
 from __future__ import annotations
 
+from components.decision.gate import Gate1Config
+from components.decision.model_config import MarlModelConfig
 from components.regime.model_config import RegimeModelConfig
 from components.risk.limits import RiskLimitsConfig
 from components.risk.model_config import RiskModelConfig
 from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 
-__all__ = ["EnvConfig", "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
+__all__ = ["EnvConfig", "MarlTrainConfig", "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
 
 
 class RdeTrainConfig(Config, frozen=True):
@@ -72,6 +74,37 @@ class MrmsTrainConfig(Config, frozen=True):
     seed: int | None = None
 
 
+class MarlTrainConfig(Config, frozen=True):
+    """``[train.marl]``: MAPPO over the training split's setups (``replay/train_marl.py``).
+
+    Each iteration plays ``episodes`` episodes (the training setups in time order over the
+    M-RMS's account, the agents sampling their actions with fresh dropout masks), then
+    ``update_epochs`` passes of clipped PPO updates in minibatches, the three agents sharing
+    the centralised critic's advantage. Rewards are clipped to +-``reward_clip`` R. Every
+    ``eval_every`` iterations gate 1 (``gate``) with the frozen M-RMS plays the validation
+    split; the weights with the largest validation R are kept. ``gate`` is also the serving
+    gate registered with the model.
+    """
+
+    model: MarlModelConfig = MarlModelConfig()
+    gate: Gate1Config = Gate1Config()
+    iterations: PositiveInt = 60
+    episodes: PositiveInt = 4
+    update_epochs: PositiveInt = 4
+    minibatch: PositiveInt = 64
+    lr: PositiveFloat = 1e-3
+    gamma: Probability = 0.0
+    gae_lambda: Probability = 0.95
+    clip: PositiveFloat = 0.2
+    value_coef: NonNegativeFloat = 0.5
+    entropy_coef: NonNegativeFloat = 0.01
+    max_grad_norm: PositiveFloat = 0.5
+    reward_clip: PositiveFloat = 5.0
+    eval_every: PositiveInt = 5
+    checkpoint_every: PositiveInt = 5
+    seed: int | None = None
+
+
 class TrainConfig(Config, frozen=True):
     """``[train]``: the chronological split every model uses, and each trainer's settings.
 
@@ -82,6 +115,7 @@ class TrainConfig(Config, frozen=True):
     fractions: tuple[Probability, Probability] = (0.7, 0.15)
     rde: RdeTrainConfig = RdeTrainConfig()
     mrms: MrmsTrainConfig = MrmsTrainConfig()
+    marl: MarlTrainConfig = MarlTrainConfig()
 
     def __post_init__(self) -> None:
         train, validation = self.fractions

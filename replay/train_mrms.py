@@ -45,7 +45,7 @@ from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
 from replay.train_config import MrmsTrainConfig
 
-__all__ = ["MrmsResult", "evaluate_policy", "model_policy", "one_thread", "train_mrms"]
+__all__ = ["MrmsResult", "evaluate_policy", "gae", "model_policy", "one_thread", "train_mrms"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -100,8 +100,9 @@ def evaluate_policy(model: RiskModel, data: SetupData, samples: Sequence[SetupSa
     return run_episode(data, samples, config.account, model_policy(model, deterministic=True))
 
 
-def _gae(rewards: list[float], values: list[float], gamma: float, lam: float
-         ) -> list[float]:
+def gae(rewards: Sequence[float], values: Sequence[float], gamma: float, lam: float
+        ) -> list[float]:
+    """Generalised advantage estimates of one episode (its last step ends it)."""
     advantages = [0.0] * len(rewards)
     last = 0.0
     for t in reversed(range(len(rewards))):
@@ -178,7 +179,7 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
                                   model_policy(model, sampler, record))
             episodes.append(episode)
             rewards = [s.reward for s in episode.steps]
-            adv = _gae(rewards, record.values, config.gamma, config.gae_lambda)
+            adv = gae(rewards, record.values, config.gamma, config.gae_lambda)
             states += record.states
             sizes += record.sizes
             stop_u += record.stop_u

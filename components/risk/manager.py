@@ -39,6 +39,7 @@ from engine.config import Config, PositiveInt
 from engine.events import (
     REGIME_VECTOR_SIZE,
     Bar,
+    ConsensusReached,
     Event,
     Fill,
     RegimeVector,
@@ -49,7 +50,7 @@ from engine.events import (
 )
 from engine.instruments import Instrument
 
-__all__ = ["RiskManager", "RiskManagerConfig"]
+__all__ = ["ConsensusRiskManager", "RiskManager", "RiskManagerConfig"]
 
 
 class RiskManagerConfig(Config, frozen=True):
@@ -172,3 +173,19 @@ class RiskManager:
         s = msgspec.msgpack.decode(state, type=_State)
         self._tracker.restore(s.account)
         self._regime = None if s.regime is None else tuple(s.regime)
+
+
+class ConsensusRiskManager(RiskManager):
+    """The risk manager of the learned pipeline: it sizes the setups that passed gate 1
+    (``ConsensusReached``, carrying the setup), not every setup, so a setup gate 1 refused is
+    never counted as a risk rejection. Everything else is :class:`RiskManager`'s."""
+
+    inputs: ClassVar[tuple[type[Event], ...]] = (ConsensusReached, RegimeVector, Bar, Fill,
+                                                 TradeClosed)
+
+    def on_event(self, event: Event) -> Sequence[Event]:
+        """Answer each consensus with a proposal or a rejection; track the rest."""
+        if type(event) is ConsensusReached:
+            assert isinstance(event, ConsensusReached)
+            return (self._decide(event.setup),)
+        return super().on_event(event)

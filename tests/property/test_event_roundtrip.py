@@ -12,6 +12,7 @@ from engine.events import (
     EVENT_TYPES,
     AnyEvent,
     Bar,
+    ConsensusReached,
     Fill,
     FvgMitigated,
     FvgState,
@@ -84,7 +85,7 @@ trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, O
                                                  LvnLevels, FvgState, FvgMitigated, MlmiValue,
                                                  MmdFeatures, RegimeVector, SynergySignal,
                                                  SynergyDetected, RiskProposal,
-                                                 TradeRejected)])
+                                                 TradeRejected, ConsensusReached)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -109,7 +110,8 @@ def test_every_event_type_is_in_the_union():
     assert {Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
             FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
             OrderIntent,
-            Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected} == set(EVENT_TYPES)
+            Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected,
+            ConsensusReached} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

@@ -1,0 +1,351 @@
+"""Training the MARL decision core with MAPPO on replayed real setups (training layer).
+
+An episode walks the training split's setups in time order through the M-RMS's environment
+(:func:`replay.mrms_env.run_episode`: the live account, the hard limits, the backtest's broker,
+one position at a time). At each setup:
+
+1. the three agents sample their actions (pass, long, short) from one stochastic forward
+   (fresh dropout masks, kept for the update);
+2. the team trades when at least ``gate.min_agree`` agents chose the setup's direction (the
+   agreement rule of gate 1; an agent choosing the other side counts as passing);
+3. a trade is sized by the frozen M-RMS's deterministic proposal on the live account state,
+   capped by the hard limits and executed by the broker.
+
+**Reward** (the documented shaping): for a team decision to trade, the R-multiple net of costs
+(the broker's ``r_multiple``: net P&L over the initial risk) of one contract traded in the
+setup's direction with the M-RMS's bracket (its stop and target for the live account state),
+executed by the broker on the bars after the setup, clipped to ``+-reward_clip``; 0 for a
+pass. The R-multiple does not depend on the size (P&L, costs and risk all scale with it), so
+when the M-RMS sizes the trade this is its realised R; when the M-RMS sizes it to 0 or the
+limits veto it, it is the R the bracket would have made. Without that, the agents would learn
+nothing where the M-RMS abstains (on BTC it sizes most setups to 0), while whether to size a
+setup stays gate 2's job. Every agent receives the team reward (cooperative MAPPO).
+
+**Update**: GAE over the episode with the centralised critic's values, then ``update_epochs``
+passes of minibatches; each agent's clipped surrogate on the shared, normalised advantage,
+the critic's value loss and an entropy bonus, with the rollout's own dropout masks so the
+probability ratio compares like with like.
+
+**Selection**: every ``eval_every`` iterations gate 1 itself (``gate.samples`` passes as one
+batched forward, masks seeded per setup as the live decider seeds them, consensus, then the
+M-RMS) plays the validation split; the weights with the largest total validation R are kept.
+
+Seeded (weights, rollout sampling, minibatch order), checkpointed every ``checkpoint_every``
+iterations and resumable to the uninterrupted result; torch runs on one thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from components.decision.decider import mask_generator, observe
+from components.decision.gate import Gate1Config, consensus
+from components.decision.model import MarlModel
+from components.decision.model_config import ACTIONS
+from components.risk.model import RiskModel
+from engine.errors import ModelError
+from engine.events import OrderIntent
+from replay.checkpoints import save_checkpoint, write_metrics
+from replay.mrms_data import SetupData, SetupSample
+from replay.mrms_env import Episode, Proposal, run_episode
+from replay.trade_sim import run_trade
+from replay.train_config import EnvConfig, MarlTrainConfig
+from replay.train_mrms import gae, one_thread
+
+__all__ = ["CHECKPOINT", "MarlResult", "Rollout", "act", "bracket_r", "evaluate_gate",
+           "gate_passes", "marl_policy", "ppo_update", "train_marl"]
+
+CHECKPOINT = "checkpoint.pt"
+Observation = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+_PASS = Proposal(size=0, stop_atr=1.0, rr=1.0)
+
+
+@dataclass
+class MarlResult:
+    """The selected model, its iteration and validation R, every iteration's metrics."""
+
+    model: MarlModel
+    best_iteration: int
+    best_validation: float
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+@dataclass
+class Rollout:
+    """What PPO needs of each decision: the sample, the masks, the actions, their log
+    probabilities and the critic's value."""
+
+    samples: list[SetupSample] = field(default_factory=list)
+    masks: list[list[torch.Tensor]] = field(default_factory=list)
+    actions: list[list[int]] = field(default_factory=list)
+    log_probs: list[list[float]] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    taken: list[bool] = field(default_factory=list)
+
+
+def _mrms_proposal(mrms: RiskModel, state: tuple[float, ...]) -> Proposal:
+    with torch.inference_mode():
+        sizes, stops, rrs, _ = mrms.propose(torch.tensor([state], dtype=torch.float32))
+    return Proposal(int(sizes[0]), float(stops[0]), float(rrs[0]))
+
+
+def _direction_action(sample: SetupSample) -> int:
+    return ACTIONS.index("long" if sample.setup.direction > 0 else "short")
+
+
+def bracket_r(data: SetupData, sample: SetupSample, proposal: Proposal, clip: float) -> float:
+    """The clipped net R-multiple of one contract in the setup's direction with ``proposal``'s
+    stop and target, executed by the backtest's broker (0 when it never closes)."""
+    setup = sample.setup
+    stop = proposal.stop_atr * setup.atr
+    intent = OrderIntent(
+        ts_event=setup.ts_event, ts_init=setup.ts_init, instrument=data.broker.instrument.symbol,
+        strategy=data.broker.strategy, order_id=1,
+        action="buy" if setup.direction > 0 else "sell", quantity=1, stop_points=stop,
+        target_points=proposal.rr * stop)
+    trade = run_trade(data.broker, intent, data.bars, sample.start).trade
+    r = trade.r_multiple if trade is not None else None
+    return 0.0 if r is None else max(-clip, min(clip, r))
+
+
+def act(model: MarlModel, obs: Observation, generator: torch.Generator,
+        sample: SetupSample, rollout: Rollout | None = None) -> list[int]:
+    """Each agent's action sampled from one stochastic forward (fresh masks); the decision
+    recorded into ``rollout`` (not its reward)."""
+    masks = model.sample_masks(1, generator)
+    with torch.no_grad():
+        logits, value = model(*obs, masks)
+        probs = torch.softmax(logits[0], dim=-1)  # (agents, actions)
+        actions = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        log_probs = torch.log(probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1))
+    if rollout is not None:
+        rollout.samples.append(sample)
+        rollout.masks.append([] if masks is None else [m[0] for m in masks])
+        rollout.actions.append(actions.tolist())
+        rollout.log_probs.append(log_probs.tolist())
+        rollout.values.append(float(value[0]))
+    out: list[int] = actions.tolist()
+    return out
+
+
+def marl_policy(model: MarlModel, mrms: RiskModel, gate: Gate1Config, data: SetupData,
+                clip: float, generator: torch.Generator | None = None,
+                rollout: Rollout | None = None, seed: int = 0
+                ) -> Callable[[tuple[float, ...], SetupSample], Proposal]:
+    """A :func:`~replay.mrms_env.run_episode` policy: the agents sample (with ``generator``)
+    or, without a generator, gate 1 decides as the live decider does (masks seeded by ``seed``
+    and the setup's time); the M-RMS sizes a trade. ``rollout`` records each decision and its
+    reward (module docstring)."""
+
+    def policy(state: tuple[float, ...], sample: SetupSample) -> Proposal:
+        assert sample.slow is not None and sample.fast is not None
+        obs = observe(sample.slow, sample.fast, sample.regime, sample.features)
+        if generator is None:
+            take = gate_passes(model, obs, sample, gate, seed)
+            proposal = _mrms_proposal(mrms, state) if take else _PASS
+            if rollout is not None:
+                rollout.samples.append(sample)
+                rollout.taken.append(take)
+                rollout.rewards.append(bracket_r(data, sample, proposal, clip) if take else 0.0)
+            return proposal
+        actions = act(model, obs, generator, sample, rollout)
+        if sum(a == _direction_action(sample) for a in actions) < gate.min_agree:
+            if rollout is not None:
+                rollout.rewards.append(0.0)
+                rollout.taken.append(False)
+            return _PASS
+        proposal = _mrms_proposal(mrms, state)
+        if rollout is not None:
+            rollout.rewards.append(bracket_r(data, sample, proposal, clip))
+            rollout.taken.append(True)
+        return proposal
+
+    return policy
+
+
+def gate_passes(model: MarlModel, obs: Observation, sample: SetupSample,
+                gate: Gate1Config, seed: int) -> bool:
+    """Gate 1 on one observation, exactly as :class:`~components.decision.MarlDecider`."""
+    with torch.inference_mode():
+        masks = model.sample_masks(gate.samples, mask_generator(seed, sample.setup.ts_event))
+        probs = model.mc_probs(obs[0], obs[1], obs[2], obs[3], masks)
+    return consensus(probs.numpy(), sample.setup.direction, gate).passed
+
+
+def evaluate_gate(model: MarlModel, mrms: RiskModel, data: SetupData,
+                  samples: Sequence[SetupSample], env: EnvConfig, gate: Gate1Config,
+                  seed: int, clip: float = math.inf) -> tuple[Episode, Rollout]:
+    """The episode of gate 1 + the M-RMS over ``samples`` (no sampling), and each decision's
+    R (the gate's decisions and their bracket R in ``rollout.samples`` / ``.rewards``)."""
+    model.eval()
+    rollout = Rollout()
+    episode = run_episode(data, samples, env,
+                          marl_policy(model, mrms, gate, data, clip, rollout=rollout, seed=seed))
+    return episode, rollout
+
+
+def _stack(rollout: Rollout, idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    chosen = [rollout.samples[i] for i in idx.tolist()]
+    return (torch.from_numpy(np.stack([s.slow for s in chosen]).astype(np.float32)),
+            torch.from_numpy(np.stack([s.fast for s in chosen]).astype(np.float32)),
+            torch.tensor([s.regime for s in chosen], dtype=torch.float32),
+            torch.tensor([s.features for s in chosen], dtype=torch.float32))
+
+
+def ppo_update(model: MarlModel, optimiser: torch.optim.Optimizer, rollout: Rollout,
+               advantages: Sequence[float], returns: Sequence[float], config: MarlTrainConfig,
+               shuffle: torch.Generator) -> dict[str, float]:
+    """``update_epochs`` passes of clipped MAPPO updates over ``rollout``; mean losses."""
+    n = len(rollout.samples)
+    actions = torch.tensor(rollout.actions)  # (n, agents)
+    old = torch.tensor(rollout.log_probs)
+    adv = torch.tensor(advantages, dtype=torch.float32)
+    if n > 1:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    ret = torch.tensor(returns, dtype=torch.float32)
+    sites = len(rollout.masks[0]) if rollout.masks else 0
+    model.train()
+    sums = {"policy": 0.0, "value": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip": 0.0}
+    updates = 0
+    for _ in range(config.update_epochs):
+        order = torch.randperm(n, generator=shuffle)
+        for s in range(0, n, config.minibatch):
+            idx = order[s:s + config.minibatch]
+            masks = ([torch.stack([rollout.masks[i][k] for i in idx.tolist()])
+                      for k in range(sites)] if sites else None)
+            logits, value = model(*_stack(rollout, idx), masks)
+            log_all = torch.log_softmax(logits, dim=-1)  # (b, agents, actions)
+            log_prob = log_all.gather(-1, actions[idx].unsqueeze(-1)).squeeze(-1)
+            entropy = -(log_all.exp() * log_all).sum(-1).mean()
+            ratio = torch.exp(log_prob - old[idx])
+            a = adv[idx].unsqueeze(-1)
+            surrogate = torch.min(ratio * a, ratio.clamp(1 - config.clip, 1 + config.clip) * a)
+            policy_loss = -surrogate.mean()
+            value_loss = 0.5 * (value - ret[idx]).pow(2).mean()
+            loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimiser.step()
+            with torch.no_grad():
+                log_ratio = log_prob - old[idx]
+                sums["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
+                sums["clip"] += float(((ratio - 1).abs() > config.clip).float().mean())
+            sums["policy"] += policy_loss.item()
+            sums["value"] += value_loss.item()
+            sums["entropy"] += entropy.item()
+            updates += 1
+    model.eval()
+    return {k: v / max(updates, 1) for k, v in sums.items()}
+
+
+def train_marl(data: SetupData, train: Sequence[SetupSample],
+               validation: Sequence[SetupSample], mrms: RiskModel, env: EnvConfig,
+               config: MarlTrainConfig, run_dir: Path, resume: bool = False,
+               should_stop: Callable[[], bool] = lambda: False,
+               on_iteration: Callable[[dict[str, Any]], None] | None = None,
+               fingerprint: str = "") -> MarlResult:
+    """Train on ``train`` setups, select on ``validation`` (module docstring)."""
+    with one_thread():
+        return _train(data, train, validation, mrms, env, config, run_dir, resume,
+                      should_stop, on_iteration, fingerprint)
+
+
+def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[SetupSample],
+           mrms: RiskModel, env: EnvConfig, config: MarlTrainConfig, run_dir: Path,
+           resume: bool, should_stop: Callable[[], bool],
+           on_iteration: Callable[[dict[str, Any]], None] | None,
+           fingerprint: str) -> MarlResult:
+    if not train:
+        raise ModelError("train marl: expected training setups, found none")
+    torch.use_deterministic_algorithms(True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed = 0 if config.seed is None else config.seed
+    torch.manual_seed(seed)
+    model = MarlModel(config.model).eval()
+    mrms.eval()
+    sampler = torch.Generator().manual_seed(seed + 1)
+    shuffle = torch.Generator().manual_seed(seed + 2)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, eps=1e-5)
+    metrics: list[dict[str, Any]] = []
+    best_state = copy.deepcopy(model.state_dict())
+    best_val, best_it, start = -math.inf, 0, 1
+    checkpoint = run_dir / CHECKPOINT
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        if state.get("fingerprint", "") != fingerprint:
+            raise ModelError(f"{checkpoint}: expected a checkpoint of the same config and data "
+                             f"({fingerprint[:16]}), was {state.get('fingerprint', '')[:16]}")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        sampler.set_state(state["sampler"])
+        shuffle.set_state(state["shuffle"])
+        torch.set_rng_state(state["global_rng"])
+        best_state, best_val, best_it = state["best_state"], state["best_val"], state["best_it"]
+        metrics, start = state["metrics"], state["iteration"] + 1
+    result = MarlResult(model, best_it, best_val, metrics)
+    for it in range(start, config.iterations + 1):
+        model.eval()
+        rollout = Rollout()
+        advantages: list[float] = []
+        returns: list[float] = []
+        totals, trades = [], []
+        for _ in range(config.episodes):
+            first = len(rollout.values)
+            episode = run_episode(data, train, env, marl_policy(
+                model, mrms, config.gate, data, config.reward_clip, sampler, rollout))
+            rewards = rollout.rewards[first:]
+            values = rollout.values[first:]
+            adv = gae(rewards, values, config.gamma, config.gae_lambda)
+            advantages += adv
+            returns += [a + v for a, v in zip(adv, values, strict=True)]
+            totals.append(sum(rewards))
+            trades.append(len(episode.trades))
+        losses = ppo_update(model, optimiser, rollout, advantages, returns, config, shuffle)
+        row: dict[str, Any] = {
+            "iteration": it, "charts/decisions": len(rollout.values),
+            "charts/episode_r": float(np.mean(totals)), "charts/trades": float(np.mean(trades)),
+            "charts/take_rate": float(np.mean(rollout.taken)),
+            **{f"losses/{k}": v for k, v in losses.items()}}
+        if it % config.eval_every == 0 or it == config.iterations:
+            val, decided = (evaluate_gate(model, mrms, data, validation, env, config.gate, seed,
+                                          config.reward_clip) if validation else (None, None))
+            score = (sum(decided.rewards) if decided is not None
+                     else row["charts/episode_r"])
+            row.update({"validation/r": score,
+                        "validation/taken": (sum(decided.taken) if decided is not None
+                                             else None),
+                        "validation/trades": len(val.trades) if val is not None else None,
+                        "validation/pnl": val.pnl if val is not None else None})
+            if score > best_val:
+                best_val, best_it = score, it
+                best_state = copy.deepcopy(model.state_dict())
+        metrics.append(row)
+        if on_iteration is not None:
+            on_iteration(row)
+        stop = should_stop() and it < config.iterations
+        if it % config.checkpoint_every == 0 or it == config.iterations or stop:
+            save_checkpoint(checkpoint, {
+                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                "sampler": sampler.get_state(), "shuffle": shuffle.get_state(),
+                "global_rng": torch.get_rng_state(), "best_state": best_state,
+                "best_val": best_val, "best_it": best_it, "metrics": metrics, "iteration": it,
+                "fingerprint": fingerprint})
+            write_metrics(run_dir, metrics)
+        if stop:
+            result.interrupted = True
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    result.best_iteration, result.best_validation, result.metrics = best_it, best_val, metrics
+    return result
