@@ -38,6 +38,7 @@ class Artifacts:
     mmd: LoadedReference | None = None
     rde: LoadedModel | None = None
     mrms: LoadedModel | None = None
+    marl: LoadedModel | None = None
 
     def model_refs(self) -> list[ModelRef]:
         """Entries for the run manifest."""
@@ -45,7 +46,7 @@ class Artifacts:
         if self.mmd is not None:
             refs.append(ModelRef(name=f"mmd_reference/{self.mmd.name}",
                                  version=self.mmd.version, sha256=self.mmd.sha256))
-        for model in (self.rde, self.mrms):
+        for model in (self.rde, self.mrms, self.marl):
             if model is not None:
                 m = model.manifest
                 refs.append(ModelRef(name=f"{m.kind}/{m.name}", version=m.version,
@@ -59,7 +60,7 @@ class Artifacts:
             periods.append((ref.period_end_ns, f"MMD reference {self.mmd.name}/"
                             f"{self.mmd.version}: fitted on "
                             f"{format_ns(ref.period_start_ns)} .. {format_ns(ref.period_end_ns)}"))
-        for model in (self.rde, self.mrms):
+        for model in (self.rde, self.mrms, self.marl):
             if model is None:
                 continue
             for split in ("train", "validation"):
@@ -87,9 +88,11 @@ class Artifacts:
                     f"{format_ns(end)} (backtest.start = \"auto\" does)")
 
 
-def load_artifacts(loaded: LoadedConfig, *, risk: bool = False) -> Artifacts:
+def load_artifacts(loaded: LoadedConfig, *, risk: bool = False, marl: bool = False
+                   ) -> Artifacts:
     """Load what ``loaded`` names, resolving paths against the config file; the M-RMS of
-    ``[risk]`` only with ``risk`` (the commands that size trades with it)."""
+    ``[risk]`` only with ``risk`` (the commands that size trades with it), the MARL core of
+    ``[marl]`` only with ``marl`` (which needs ``risk``)."""
     from engine.registry import load_model
 
     cfg = loaded.config
@@ -117,7 +120,32 @@ def load_artifacts(loaded: LoadedConfig, *, risk: bool = False) -> Artifacts:
                          f"{rde.manifest.timeframe} bars, this run has {cfg.instrument} "
                          f"{timeframe} bars")
     mrms = _load_mrms(loaded, rde) if risk and cfg.risk is not None else None
-    return Artifacts(mmd=mmd, rde=rde, mrms=mrms)
+    if not marl or cfg.marl is None:
+        return Artifacts(mmd=mmd, rde=rde, mrms=mrms)
+    if mrms is None:
+        raise ModelError(f"{loaded.path}: marl.model: the MARL core's trades are sized by the "
+                         "M-RMS it was trained with; expected [risk] naming it, found none")
+    return Artifacts(mmd=mmd, rde=rde, mrms=mrms, marl=_load_marl(loaded, rde, mrms))
+
+
+def _load_marl(loaded: LoadedConfig, rde: LoadedModel, mrms: LoadedModel) -> LoadedModel:
+    from engine.registry import load_model
+
+    cfg = loaded.config
+    assert cfg.marl is not None
+    where = f"{loaded.path}: marl.model"
+    marl = load_model(loaded.resolve(cfg.marl.model), kind="marl")
+    m = marl.manifest
+    for key, mine in (("rde", rde.label), ("mrms", mrms.label),
+                      ("synergy", config_id(cfg.synergy))):
+        if m.inputs.get(key) != mine:
+            raise ModelError(f"{where}: {marl.label} was trained with {key} {m.inputs.get(key)}, "
+                             f"this config has {mine}; retrain it (algospace train marl) or "
+                             "restore that input")
+    if (m.instrument, m.timeframe) != (cfg.instrument, cfg.timeframes.fast):
+        raise ModelError(f"{where}: {marl.label} was trained on {m.instrument} {m.timeframe} "
+                         f"bars, this run has {cfg.instrument} {cfg.timeframes.fast} bars")
+    return marl
 
 
 def _load_mrms(loaded: LoadedConfig, rde: LoadedModel) -> LoadedModel:

@@ -31,12 +31,22 @@ from components.synergy import build_synergy
 from engine.chunks import BarChunk, IntentChunk, TickChunk
 from engine.component import Component
 from engine.errors import ConfigError
-from engine.events import Event, Fill, OrderIntent, SynergyDetected, TradeClosed, TradeRejected
+from engine.events import (
+    ConsensusReached,
+    Event,
+    Fill,
+    OrderIntent,
+    RiskProposal,
+    SynergyDetected,
+    TradeClosed,
+    TradeRejected,
+)
 from engine.features import build_indicators
 from engine.pipeline import ReplayPipeline, build_aggregator
 from engine.schema import AppConfig
 from engine.timing import Timed
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
+from strategies.marl import MarlStrategy
 from strategies.sma_cross import SmaCross
 from strategies.synergy import SynergyStrategy
 
@@ -157,14 +167,17 @@ def build_strategy(config: AppConfig) -> Strategy:
         return SmaCross(cfg)
     if name == "synergy":
         return SynergyStrategy(config.strategies.synergy)
+    if name == "marl":
+        return MarlStrategy(config.strategies.marl)
     raise ConfigError(f"backtest.strategy: no strategy named {name!r}")
 
 
 def uses_models(config: AppConfig) -> bool:
-    """Whether the configured strategy decides with fitted models (the synergy strategy sized
-    by the M-RMS), so the run loads them and evaluates only after what they were fitted on."""
-    return (config.backtest.strategy == "synergy"
-            and config.strategies.synergy.sizing == "mrms")
+    """Whether the configured strategy decides with fitted models (the learned ``marl``
+    strategy; the synergy strategy sized by the M-RMS), so the run loads them and evaluates
+    only after what they were fitted on."""
+    return config.backtest.strategy == "marl" or (
+        config.backtest.strategy == "synergy" and config.strategies.synergy.sizing == "mrms")
 
 
 def build_upstream(config: AppConfig, artifacts: Artifacts | None = None) -> list[Component]:
@@ -177,7 +190,7 @@ def build_upstream(config: AppConfig, artifacts: Artifacts | None = None) -> lis
     regime detector (``artifacts`` from :func:`engine.artifacts.load_artifacts`), the synergy
     components and the risk manager, the order the M-RMS trainer collected its setups in.
     """
-    if config.backtest.strategy != "synergy":
+    if config.backtest.strategy not in ("synergy", "marl"):
         return []
     fast, slow = config.timeframes.fast, config.timeframes.slow
     synergy = config.synergy.resolved(fast, slow)
@@ -186,6 +199,16 @@ def build_upstream(config: AppConfig, artifacts: Artifacts | None = None) -> lis
         raise ConfigError(
             f"synergy.atr_indicator: {synergy.atr_indicator!r} on {synergy.atr_timeframe} is not "
             f"a configured indicator (indicators.scalars give {sorted(labels)})")
+    if config.backtest.strategy == "marl":
+        from engine.risk import build_decider, build_risk_manager  # torch
+
+        if config.marl is None or config.risk is None or config.regime is None:
+            raise ConfigError("backtest.strategy: 'marl' needs [marl], [risk] and [regime] "
+                              "naming trained models (algospace train all)")
+        name = config.strategies.marl.name
+        return [*build_indicators(config, artifacts), *build_synergy(config.synergy, fast, slow),
+                Timed(build_decider(config, artifacts)),
+                Timed(build_risk_manager(config, artifacts, name, consensus=True))]
     if uses_models(config):
         from engine.risk import build_risk_manager  # torch
 
@@ -252,8 +275,8 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
                                        setups, artifacts, start_ns)
     elif path == "batch":
         if uses_models(config):
-            raise ConfigError("backtest path 'batch': the M-RMS-sized synergy strategy runs on "
-                              "the bus path only")
+            raise ConfigError("backtest path 'batch': strategies with fitted models (marl, "
+                              "synergy sized by the M-RMS) run on the bus path only")
         rows, bars, intents = _run_batch(config, chunks, strategy, bound, on_marks, on_chunk,
                                          start_ns)
     else:
@@ -295,8 +318,16 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
                 setups[key] = setups.get(key, 0) + 1
         return []
 
+    def count_passed(event: ConsensusReached | RiskProposal) -> list[Event]:
+        if event.ts_event >= first:
+            key = "passed_gate1" if type(event) is ConsensusReached else "passed_risk"
+            setups[key] = setups.get(key, 0) + 1
+        return []
+
     bus.subscribe_handler(SynergyDetected, count_setup, "backtest.setups")
     bus.subscribe_handler(TradeRejected, count_rejection, "backtest.rejections")
+    bus.subscribe_handler(ConsensusReached, count_passed, "backtest.gate1")
+    bus.subscribe_handler(RiskProposal, count_passed, "backtest.risk")
     bus.subscribe(strategy if start_ns is None else StartGate(strategy, start_ns))  # type: ignore[arg-type]
     intents = 0
 

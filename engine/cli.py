@@ -24,6 +24,7 @@ from engine.cli_models import (
     add_train_rde_parser,
     report_rde,
 )
+from engine.cli_train import add_train_marl_parser
 from engine.errors import EngineError
 from engine.logging import configure_logging, set_log_clock
 from engine.manifest import build_manifest, write_manifest
@@ -40,7 +41,6 @@ _PENDING = {
     "feed": "issue 10 (live signal daemon)",
 }
 _PENDING_TRAIN = {
-    "marl": "issue 9 (MARL training)",
     "all": "issue 9 (MARL training, the last model of the pipeline)",
 }
 EXIT_ERROR = 1
@@ -161,6 +161,7 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     mmd.set_defaults(handler=_train_mmd_reference, pending=False)
     add_train_rde_parser(targets, _common_options)
     add_train_mrms_parser(targets, _common_options)
+    add_train_marl_parser(targets, _common_options)
     for name, issue in _PENDING_TRAIN.items():
         pending = targets.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(f"train {name}", issue), pending=True)
@@ -262,7 +263,7 @@ def _backtest(args: argparse.Namespace) -> int:
     loaded, data_path = _load(args)
     cfg = loaded.config
     # a learned strategy runs its models; "auto" reads the fitted periods of the config's
-    artifacts = (load_artifacts(loaded, risk=True)
+    artifacts = (load_artifacts(loaded, risk=True, marl=cfg.backtest.strategy == "marl")
                  if uses_models(cfg) or cfg.backtest.start == "auto" else Artifacts())
     manifest = build_manifest(f"backtest {cfg.backtest.strategy} {args.path}", cfg,
                               [data_path], seeds={"seed": cfg.seed},

@@ -300,20 +300,24 @@ def train_rde_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start(args: argparse.Namespace, command: str) -> tuple[Any, Path, Any, Path]:
-    """What both trainers do first: load the config and its artifacts, write the run manifest
-    into the run directory (a new one, or the ``--resume`` one), bind the log context. The
-    seed recorded is the trainer's (``[train.<model>] seed``, default the root ``seed``)."""
+def _start(args: argparse.Namespace, command: str, *, risk: bool = False
+           ) -> tuple[Any, Path, Any, Path]:
+    """What every trainer does first: load the config and its artifacts (the M-RMS of
+    ``[risk]`` only with ``risk``: the MARL trainer's input), write the run manifest into the
+    run directory (a new one, or the ``--resume`` one), bind the log context. The seed
+    recorded is the trainer's (``[train.<model>] seed``, default the root ``seed``)."""
     from engine.artifacts import load_artifacts
     from engine.cli import _load
+    from replay.marl_run import resolve_marl_config
     from replay.mrms_run import resolve_mrms_config
     from replay.rde_run import resolve_train_config
 
     loaded, data_path = _load(args)
     cfg = loaded.config
-    resolve = resolve_train_config if command == "train rde" else resolve_mrms_config
-    seed = resolve(cfg).seed
-    artifacts = load_artifacts(loaded, risk=False)  # the M-RMS [risk] names is not an input
+    seed = {"train rde": lambda: resolve_train_config(cfg).seed,
+            "train mrms": lambda: resolve_mrms_config(cfg).seed,
+            "train marl": lambda: resolve_marl_config(cfg).seed}[command]()
+    artifacts = load_artifacts(loaded, risk=risk)
     manifest = build_manifest(command, cfg, [data_path], seeds={"seed": int(seed or 0)},
                               models=artifacts.model_refs())
     out_dir = _resume_dir(args, manifest.run_id, cfg)

@@ -1,4 +1,4 @@
-"""The M-RMS a config names, as a bus component (wiring layer).
+"""The M-RMS and the MARL core a config names, as bus components (wiring layer).
 
 :func:`build_risk_manager` turns the registered model of ``[risk]`` (loaded and verified by
 :func:`engine.artifacts.load_artifacts`) into a :class:`~components.risk.RiskManager` for the
@@ -20,15 +20,17 @@ from engine.errors import ConfigError, ModelError
 from engine.schema import AppConfig
 
 if TYPE_CHECKING:
+    from components.decision.decider import MarlDecider
     from components.risk.manager import RiskManager
     from engine.artifacts import Artifacts
 
-__all__ = ["build_risk_manager", "risk_account"]
+__all__ = ["build_decider", "build_risk_manager", "risk_account"]
 
 
-def risk_account(config: AppConfig, training: dict[str, object], where: str
-                 ) -> AccountTrackerConfig:
-    """The live account: ``[risk]``'s start equity and limits, else the training account's."""
+def risk_account(config: AppConfig, training: dict[str, object], where: str,
+                 strategy: str | None = None) -> AccountTrackerConfig:
+    """The live account of ``strategy`` (default: the synergy strategy's name): ``[risk]``'s
+    start equity and limits, else the training account's."""
     risk = config.risk
     assert risk is not None
     trained = training.get("account")
@@ -43,12 +45,19 @@ def risk_account(config: AppConfig, training: dict[str, object], where: str
         limits = msgspec.convert(trained["limits"], RiskLimitsConfig)
     return AccountTrackerConfig.for_instrument(
         config.instrument_spec, start_equity=equity, limits=limits,
-        strategy=config.strategies.synergy.name)
+        strategy=strategy or config.strategies.synergy.name)
 
 
-def build_risk_manager(config: AppConfig, artifacts: Artifacts | None) -> RiskManager:
-    """The :class:`RiskManager` of the registered M-RMS ``[risk]`` names."""
-    from components.risk.manager import RiskManager, RiskManagerConfig  # torch
+def build_risk_manager(config: AppConfig, artifacts: Artifacts | None,
+                       strategy: str | None = None, consensus: bool = False) -> RiskManager:
+    """The :class:`RiskManager` of the registered M-RMS ``[risk]`` names, for ``strategy``
+    (default: the synergy strategy); ``consensus``: the one that sizes only the setups that
+    passed gate 1 (:class:`ConsensusRiskManager`, the learned pipeline's)."""
+    from components.risk.manager import (  # torch
+        ConsensusRiskManager,
+        RiskManager,
+        RiskManagerConfig,
+    )
     from components.risk.model_config import RiskModelConfig
 
     loaded = artifacts.mrms if artifacts is not None else None
@@ -58,9 +67,37 @@ def build_risk_manager(config: AppConfig, artifacts: Artifacts | None) -> RiskMa
     model = loaded.config
     assert isinstance(model, RiskModelConfig)
     fast, slow = config.timeframes.fast, config.timeframes.slow
-    return RiskManager(RiskManagerConfig(
+    name = strategy or config.strategies.synergy.name
+    kind = ConsensusRiskManager if consensus else RiskManager
+    return kind(RiskManagerConfig(
         model=model, weights=loaded.weights, version=loaded.label,
-        account=risk_account(config, loaded.manifest.training, f"{loaded.path}/manifest.json"),
+        account=risk_account(config, loaded.manifest.training, f"{loaded.path}/manifest.json",
+                             name),
         instrument=config.instrument_spec, costs=config.backtest.costs,
-        window=config.synergy.resolved(fast, slow).window,
-        strategy=config.strategies.synergy.name))
+        window=config.synergy.resolved(fast, slow).window, strategy=name))
+
+
+def build_decider(config: AppConfig, artifacts: Artifacts | None) -> MarlDecider:
+    """The :class:`MarlDecider` of the registered MARL core ``[marl]`` names: its network,
+    gate 1 (``[marl.gate]`` or the one it was registered with), the matrices of its windows,
+    the seed of its dropout masks (its training seed: the validation that selected it drew
+    the same masks)."""
+    from components.assemblers import FastAssemblerConfig, SlowAssemblerConfig
+    from components.decision.decider import MarlDecider, MarlDeciderConfig  # torch
+    from components.decision.gate import Gate1Config
+    from components.decision.model_config import MarlModelConfig
+
+    loaded = artifacts.marl if artifacts is not None else None
+    if loaded is None or config.marl is None:
+        raise ConfigError("marl.model: configured but not loaded "
+                          "(engine.artifacts.load_artifacts)")
+    model = loaded.config
+    assert isinstance(model, MarlModelConfig)
+    gate = config.marl.gate or msgspec.convert(loaded.manifest.training["gate"], Gate1Config)
+    fast, slow = config.timeframes.fast, config.timeframes.slow
+    return MarlDecider(MarlDeciderConfig(
+        model=model, weights=loaded.weights, version=loaded.label,
+        slow=SlowAssemblerConfig(timeframe=slow, window=model.slow_window),
+        fast=FastAssemblerConfig(timeframe=fast, window=model.fast_window),
+        gate=gate, window=config.synergy.resolved(fast, slow).window,
+        seed=loaded.manifest.seed, strategy=config.strategies.marl.name))

@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from components.bars.heiken_ashi import HeikenAshiConfig
+from components.decision.settings import MarlSettings
 from components.indicators.fvg.component import FvgConfig
 from components.indicators.lvn.component import LvnConfig
 from components.indicators.mlmi.component import MlmiConfig
@@ -28,6 +29,7 @@ from engine.errors import ConfigError
 from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
 from engine.timeframes import parse_timeframe
 from replay.train_config import TrainConfig
+from strategies.marl.config import MarlStrategyConfig
 from strategies.sma_cross.config import SmaCrossConfig
 from strategies.synergy.config import SynergyStrategyConfig
 
@@ -190,6 +192,7 @@ class StrategiesConfig(Config, frozen=True):
 
     sma_cross: SmaCrossConfig = SmaCrossConfig()
     synergy: SynergyStrategyConfig = SynergyStrategyConfig()
+    marl: MarlStrategyConfig = MarlStrategyConfig()
 
 
 class AppConfig(Config, frozen=True):
@@ -209,6 +212,7 @@ class AppConfig(Config, frozen=True):
     synergy: SynergyConfig = SynergyConfig()
     regime: RegimeSettings | None = None
     risk: RiskSettings | None = None
+    marl: MarlSettings | None = None
     train: TrainConfig = TrainConfig()
 
     def resolve_timeframe(self, label: str) -> str:

@@ -37,7 +37,7 @@ from replay.mrms_env import Episode, Proposal, run_episode
 from replay.train_config import MrmsTrainConfig
 from replay.train_mrms import MrmsResult, evaluate_policy, one_thread, train_mrms
 
-__all__ = ["BASELINE", "MrmsRun", "compare", "resolve_mrms_config", "run_train_mrms"]
+__all__ = ["BASELINE", "MrmsRun", "compare", "resolve_mrms_config", "run_train_mrms", "summary"]
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +63,7 @@ def resolve_mrms_config(config: AppConfig) -> MrmsTrainConfig:
     return mrms if mrms.seed is not None else msgspec.structs.replace(mrms, seed=config.seed)
 
 
-def _summary(episode: Episode) -> dict[str, float]:
+def summary(episode: Episode) -> dict[str, float]:
     vetoed = sum(1 for s in episode.steps if s.proposal.size > 0 and s.allowed == 0)
     return {"setups": float(len(episode.steps) + episode.skipped),
             "trades": float(len(episode.trades)), "pnl_usd": episode.pnl,
@@ -81,7 +81,7 @@ def compare(model: Any, data: SetupData, splits: dict[str, list[SetupSample]],
             samples = splits[key]
             learned = evaluate_policy(model, data, samples, config)
             base = run_episode(data, samples, config.account, lambda _s, _x: BASELINE)
-            table[key] = {"learned": _summary(learned), "baseline": _summary(base)}
+            table[key] = {"learned": summary(learned), "baseline": summary(base)}
     return table
 
 

@@ -1,0 +1,98 @@
+"""``algospace train marl`` and ``algospace train all`` (wiring layer; the other trainers'
+commands are in :mod:`engine.cli_models`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from engine.cli_models import _interrupted, _registered, _start, _StopFlag
+
+__all__ = ["add_train_marl_parser", "format_marl_comparison", "train_marl_command"]
+
+log = structlog.get_logger(__name__)
+
+
+def add_train_marl_parser(targets: argparse._SubParsersAction[argparse.ArgumentParser],
+                          common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``algospace train marl``."""
+    marl = targets.add_parser(
+        "marl", help="train the MARL decision core with MAPPO on the training split's real "
+        "setups (RDE and M-RMS frozen), compare gate 1 + M-RMS with the M-RMS alone and the "
+        "fixed rule on the validation and test splits, register it")
+    common(marl)
+    marl.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                      help="continue the interrupted run in RUN_DIR from its last checkpoint")
+    marl.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
+                      help="registry root (default: models, in the working directory)")
+    marl.add_argument("--name", metavar="NAME",
+                      help="model name (default: the config file's stem)")
+    marl.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                      help="progress bar (default: only on a terminal)")
+    marl.set_defaults(handler=train_marl_command, pending=False)
+
+
+def format_marl_comparison(table: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The learned pipeline against the M-RMS alone and the fixed rule, for the terminal."""
+    sides = ("marl", "mrms", "baseline")
+    rows = [("trades", "trades", "{:.0f}"), ("P&L USD", "pnl_usd", "{:,.0f}"),
+            ("Sortino/trade", "sortino", "{:.3f}"), ("max DD USD", "max_drawdown_usd", "{:,.0f}"),
+            ("vetoes", "vetoes", "{:.0f}")]
+    lines = [f"{'':<15}" + "".join(f"{k[:4] + ' ' + side:>16}" for k in table for side in sides)]
+    for label, key, spec in rows:
+        lines.append(f"{label:<15}" + "".join(
+            f"{spec.format(table[k][side][key]):>16}" for k in table for side in sides))
+    lines.append(f"{'gate 1 passed':<15}" + "".join(
+        f"{table[k]['marl']['gate1_passed']:>16.0f}{'':>32}" for k in table))
+    return "\n".join(lines)
+
+
+def train_marl_command(args: argparse.Namespace) -> int:
+    """``algospace train marl``."""
+    from engine.progress import EpochProgress
+    from replay.marl_run import resolve_marl_config, run_train_marl
+
+    loaded, data_path, artifacts, out_dir = _start(args, "train marl", risk=True)
+    cfg = loaded.config
+    train_config = resolve_marl_config(cfg)
+    progress = EpochProgress(train_config.iterations, "train marl", enabled=args.progress)
+
+    def on_iteration(row: dict[str, Any]) -> None:
+        log.info("marl.iteration", iteration=row["iteration"],
+                 episode_r=round(row["charts/episode_r"], 3),
+                 take_rate=round(row["charts/take_rate"], 3),
+                 value_loss=round(row["losses/value"], 4),
+                 validation_r=row.get("validation/r"))
+        progress.update(row["iteration"], f"R {row['charts/episode_r']:+.2f}  take "
+                        f"{row['charts/take_rate']:.2f}")
+
+    stop = _StopFlag("train marl")
+    stop.install()
+    try:
+        run = run_train_marl(cfg, data_path, artifacts, out_dir, args.models_dir,
+                             args.name or loaded.path.stem,
+                             str(args.data) if args.data else cfg.data.path,
+                             resume=args.resume is not None, should_stop=stop,
+                             on_iteration=on_iteration)
+    finally:
+        stop.uninstall()
+        progress.close()
+    sizes = {k: len(v) for k, v in run.splits.items()}
+    print(f"marl          {sum(sizes.values())} setups with a regime vector and full matrices "
+          f"({sizes['train']} train, {sizes['validation']} validation, {sizes['test']} test; "
+          f"{run.not_ready} before the matrices were full)")
+    result = run.result
+    print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
+          f"R {result.best_validation:+.2f})")
+    if run.registered is None:
+        return _interrupted("train marl", loaded.path, out_dir)
+    print(format_marl_comparison(run.table))
+    (out_dir / "comparison.json").write_bytes(msgspec.json.format(
+        msgspec.json.encode(run.table), indent=2) + b"\n")
+    _registered(out_dir, run.registered)
+    return 0

@@ -1,0 +1,162 @@
+"""``algospace train marl``: replay the setups with both matrices, train with MAPPO, compare,
+register (training layer).
+
+1. Replay the config's data with the registered RDE and collect every synergy setup with its
+   features, regime vector and the slow and fast matrices the live decider would read
+   (:func:`replay.mrms_data.collect_setups` with ``matrices``).
+2. Split the setups by the RDE's split bounds (the same periods as the RDE and the M-RMS).
+3. Train (:func:`replay.train_marl.train_marl`) with the registered M-RMS frozen, over its
+   training account and hard limits.
+4. Play the validation and test setups three ways over the same account and limits: gate 1 +
+   the M-RMS (the learned pipeline), the M-RMS alone on every setup, and the fixed rule (1
+   contract, 2 ATR stop, reward/risk 2); report trades, P&L, Sortino, drawdown, the setups
+   gate 1 passed and their bracket R.
+5. Register the model as ``<models>/marl/<name>/<version>/`` with the comparison in its
+   metrics, and the RDE, M-RMS, MMD reference and synergy settings it was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from components.assemblers import FastAssemblerConfig, SlowAssemblerConfig
+from components.risk.model import RiskModel
+from engine.artifacts import Artifacts
+from engine.config import config_id
+from engine.errors import ModelError
+from engine.manifest import code_version, file_sha256
+from engine.registry import DataRef, LoadedModel, SplitBounds, save_model
+from engine.schema import AppConfig
+from replay.data.timestamps import format_ns
+from replay.mrms_data import SetupData, SetupSample, collect_setups, split_setups
+from replay.mrms_env import run_episode
+from replay.mrms_run import BASELINE, summary
+from replay.train_config import EnvConfig, MarlTrainConfig
+from replay.train_marl import MarlResult, evaluate_gate, train_marl
+from replay.train_mrms import model_policy, one_thread
+
+__all__ = ["MarlRun", "matrix_configs", "resolve_marl_config", "run_train_marl"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class MarlRun:
+    """The trainer's result, the setups by split, the comparison, the registered model
+    (``None`` when interrupted)."""
+
+    result: MarlResult
+    splits: dict[str, list[SetupSample]]
+    table: dict[str, dict[str, dict[str, float]]]
+    not_ready: int
+    registered: LoadedModel | None
+
+
+def resolve_marl_config(config: AppConfig) -> MarlTrainConfig:
+    """``[train.marl]`` with ``seed`` defaulting to the config's root ``seed``."""
+    marl = config.train.marl
+    return marl if marl.seed is not None else msgspec.structs.replace(marl, seed=config.seed)
+
+
+def matrix_configs(config: AppConfig, train: MarlTrainConfig
+                   ) -> tuple[SlowAssemblerConfig, FastAssemblerConfig]:
+    """The slow and fast matrices the network reads (windows from its config)."""
+    return (SlowAssemblerConfig(timeframe=config.timeframes.slow,
+                                window=train.model.slow_window),
+            FastAssemblerConfig(timeframe=config.timeframes.fast,
+                                window=train.model.fast_window))
+
+
+def training_account(mrms: LoadedModel) -> EnvConfig:
+    """The account and limits the M-RMS was trained over (its manifest)."""
+    return msgspec.convert(mrms.manifest.training["account"], EnvConfig)
+
+
+def compare(model: Any, mrms: RiskModel, data: SetupData,
+            splits: dict[str, list[SetupSample]], env: EnvConfig, config: MarlTrainConfig,
+            seed: int) -> dict[str, dict[str, dict[str, float]]]:
+    """``{split: {"marl": .., "mrms": .., "baseline": ..}}`` for validation and test."""
+    table = {}
+    with one_thread():
+        for key in ("validation", "test"):
+            samples = splits[key]
+            episode, decided = evaluate_gate(model, mrms, data, samples, env, config.gate, seed,
+                                             config.reward_clip)
+            learned = {**summary(episode), "gate1_passed": float(sum(decided.taken)),
+                       "bracket_r": float(sum(decided.rewards))}
+            alone = run_episode(data, samples, env, model_policy(mrms, deterministic=True))
+            base = run_episode(data, samples, env, lambda _s, _x: BASELINE)
+            table[key] = {"marl": learned, "mrms": summary(alone), "baseline": summary(base)}
+    return table
+
+
+def _bounds(samples: Sequence[SetupSample]) -> SplitBounds:
+    if not samples:
+        return SplitBounds(samples=0, start_ns=0, end_ns=0, start="", end="")
+    first, last = samples[0].setup.ts_event, samples[-1].setup.ts_event
+    return SplitBounds(samples=len(samples), start_ns=first, end_ns=last,
+                       start=format_ns(first), end=format_ns(last))
+
+
+def run_train_marl(config: AppConfig, data_path: Path, artifacts: Artifacts, run_dir: Path,
+                   models_dir: Path, name: str, data_label: str, *, resume: bool = False,
+                   should_stop: Callable[[], bool] = lambda: False,
+                   on_iteration: Callable[[dict[str, Any]], None] | None = None) -> MarlRun:
+    """Steps 1-5 of the module docstring."""
+    if artifacts.rde is None or artifacts.mmd is None or artifacts.mrms is None:
+        raise ModelError("train marl: the agents read the regime vector and the M-RMS sizes "
+                         "their trades; expected [regime] and [risk] naming registered models "
+                         "(algospace train rde, algospace train mrms)")
+    train_config = resolve_marl_config(config)
+    seed = int(train_config.seed or 0)
+    data = collect_setups(config, data_path, artifacts,
+                          matrices=matrix_configs(config, train_config))
+    splits = split_setups(data.samples, artifacts.rde.manifest.splits)
+    sizes = {k: len(v) for k, v in splits.items()}
+    log.info("marl.data", setups=len(data.samples), not_ready=data.not_ready, **sizes)
+    if sizes["train"] == 0:
+        raise ModelError(f"{data_path}: expected setups in the RDE's training period, found "
+                         f"none of {len(data.samples)}; use a longer data set")
+    mrms = artifacts.mrms.model
+    assert isinstance(mrms, RiskModel)
+    env = training_account(artifacts.mrms)
+    data_sha = file_sha256(data_path)
+    fingerprint = hashlib.sha256(msgspec.json.encode(
+        [config_id(train_config), data_sha, artifacts.rde.label, artifacts.mrms.label,
+         msgspec.to_builtins(config.synergy), msgspec.to_builtins(config.backtest.costs)])
+    ).hexdigest()
+    result = train_marl(data, splits["train"], splits["validation"], mrms, env, train_config,
+                        run_dir, resume=resume, should_stop=should_stop,
+                        on_iteration=on_iteration, fingerprint=fingerprint)
+    if result.interrupted:
+        return MarlRun(result, splits, {}, data.not_ready, None)
+    table = compare(result.model, mrms, data, splits, env, train_config, seed)
+    metrics: dict[str, float] = {"best_iteration": float(result.best_iteration),
+                                 "best_validation_r": result.best_validation}
+    for key, sides in table.items():
+        for side, figures in sides.items():
+            for figure, value in figures.items():
+                metrics[f"{key}_{side}_{figure}"] = value
+    mmd = artifacts.mmd
+    registered = save_model(models_dir, {
+        "kind": "marl", "name": name,
+        "training": msgspec.to_builtins(train_config),
+        "config_hash": config_id(train_config),
+        "data": DataRef(path=data_label, sha256=data_sha),
+        "instrument": config.instrument, "timeframe": config.timeframes.fast,
+        "splits": {k: _bounds(v) for k, v in splits.items()}, "metrics": metrics,
+        "inputs": {"rde": artifacts.rde.label, "mrms": artifacts.mrms.label,
+                   "mmd_reference": f"{mmd.name}/{mmd.version}",
+                   "synergy": config_id(config.synergy)},
+        "code_version": code_version(), "seed": seed,
+        "created": _bounds(splits["train"]).end,
+        "created_ns": _bounds(splits["train"]).end_ns,
+    }, result.model, train_config.model)
+    return MarlRun(result, splits, table, data.not_ready, registered)
