@@ -255,7 +255,8 @@ def build_broker(config: AppConfig, strategy: str) -> SimulatedBroker:
 def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
                  path: Path_ = "bus", on_marks: MarkSink | None = None,
                  on_chunk: ChunkCallback | None = None, artifacts: Artifacts | None = None,
-                 start_ns: int | None = None) -> BacktestRun:
+                 start_ns: int | None = None, tap: Callable[[Event], None] | None = None
+                 ) -> BacktestRun:
     """Run the configured strategy over ``chunks`` on the chosen path.
 
     ``on_marks(run_marks, bound_marks)`` receives the equity marks of each chunk (for the
@@ -264,7 +265,8 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     ``artifacts`` are the fitted models a learned strategy runs (:func:`uses_models`).
     ``start_ns``: the strategy sees nothing before it (:class:`StartGate`; on the batch path
     the execution bars before it are not traded); the marks before it are the caller's to
-    drop. Incomplete bars at the end are not traded.
+    drop. ``tap`` sees every event the bus delivers (bus path; for parity checks).
+    Incomplete bars at the end are not traded.
     """
     strategy = build_strategy(config)
     broker = build_broker(config, strategy.name)
@@ -272,7 +274,7 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     setups: dict[str, int] = {}
     if path == "bus":
         rows, bars, intents = _run_bus(config, chunks, strategy, bound, on_marks, on_chunk,
-                                       setups, artifacts, start_ns)
+                                       setups, artifacts, start_ns, tap)
     elif path == "batch":
         if uses_models(config):
             raise ConfigError("backtest path 'batch': strategies with fitted models (marl, "
@@ -290,7 +292,8 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
 def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
              bound: _Bound, on_marks: MarkSink | None, on_chunk: ChunkCallback | None,
              setups: dict[str, int], artifacts: Artifacts | None,
-             start_ns: int | None) -> tuple[int, int, int]:
+             start_ns: int | None, tap: Callable[[Event], None] | None
+             ) -> tuple[int, int, int]:
     broker = bound.broker
     pipeline = ReplayPipeline(config, None, None)  # fed the chunks given, not its reader
     exec_tf = execution_timeframe(config)
@@ -300,6 +303,8 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
                           f"published (published: {sorted(published)}; set "
                           f"timeframes.publish_input = true to execute on the input bars)")
     bus = pipeline.bus
+    if tap is not None:
+        bus.add_tap(tap)
     bus.subscribe(broker)  # first: its fills precede every event derived from the same bar
     for component in build_upstream(config, artifacts):
         bus.subscribe(component)
@@ -313,6 +318,8 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
 
     def count_rejection(rejection: TradeRejected) -> list[Event]:
         if rejection.ts_event >= first:
+            stage = f"rejected_{rejection.stage}"
+            setups[stage] = setups.get(stage, 0) + 1
             for reason in rejection.reasons:
                 key = f"rejected_{rejection.stage}_{reason}"
                 setups[key] = setups.get(key, 0) + 1

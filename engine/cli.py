@@ -1,7 +1,7 @@
 """The ``algospace`` command line (wiring layer).
 
 Subcommands: ``data`` (inspect, resample), ``backtest``, ``features``, ``train``
-(``mmd-reference``, ``rde``, ``mrms``; ``marl``, ``all`` pending), ``models`` (list, show,
+(``mmd-reference``, ``rde``, ``mrms``, ``marl``, ``all``), ``models`` (list, show,
 verify, export), ``live``, ``feed``, ``report`` (a backtest run; ``report rde MODEL``).
 A subcommand whose issue has not landed yet says so and exits with status 2.
 Configuration errors and data errors print one line naming the file, place and value, and exit
@@ -24,7 +24,7 @@ from engine.cli_models import (
     add_train_rde_parser,
     report_rde,
 )
-from engine.cli_train import add_train_marl_parser
+from engine.cli_train import add_train_all_parser, add_train_marl_parser
 from engine.errors import EngineError
 from engine.logging import configure_logging, set_log_clock
 from engine.manifest import build_manifest, write_manifest
@@ -40,9 +40,7 @@ _PENDING = {
     "live": "issue 10 (live signal daemon)",
     "feed": "issue 10 (live signal daemon)",
 }
-_PENDING_TRAIN = {
-    "all": "issue 9 (MARL training, the last model of the pipeline)",
-}
+_PENDING_TRAIN: dict[str, str] = {}
 EXIT_ERROR = 1
 EXIT_UNAVAILABLE = 2
 EXIT_TARGETS_FAILED = 3
@@ -135,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = commands.add_parser("train", help="fit model artifacts on the configured data "
-                                "(mmd-reference, rde, mrms; marl, all not available yet)")
+                                "(mmd-reference, rde, mrms, marl, or all in order)")
     # no target: say what exists (exit 2) rather than an argparse usage error
     train.set_defaults(handler=_train_usage, pending=True)
     targets = train.add_subparsers(dest="train_command", metavar="MODEL")
@@ -162,6 +160,7 @@ def _train_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     add_train_rde_parser(targets, _common_options)
     add_train_mrms_parser(targets, _common_options)
     add_train_marl_parser(targets, _common_options)
+    add_train_all_parser(targets, _common_options)
     for name, issue in _PENDING_TRAIN.items():
         pending = targets.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(f"train {name}", issue), pending=True)
@@ -309,9 +308,8 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _train_usage(_: argparse.Namespace) -> int:
-    pending = ", ".join(_PENDING_TRAIN)
-    print(f"algospace train: expected a model: mmd-reference, rde, mrms, or {pending} (not "
-          "available yet; they arrive with issue 9).", file=sys.stderr)
+    print("algospace train: expected a model: mmd-reference, rde, mrms, marl, or all (the four "
+          "in order)", file=sys.stderr)
     return EXIT_UNAVAILABLE
 
 

@@ -4,6 +4,8 @@ commands are in :mod:`engine.cli_models`)."""
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ import structlog
 
 from engine.cli_models import _interrupted, _registered, _start, _StopFlag
 
-__all__ = ["add_train_marl_parser", "format_marl_comparison", "train_marl_command"]
+__all__ = ["add_train_all_parser", "add_train_marl_parser", "format_marl_comparison",
+           "train_all_command", "train_marl_command"]
 
 log = structlog.get_logger(__name__)
 
@@ -95,4 +98,81 @@ def train_marl_command(args: argparse.Namespace) -> int:
     (out_dir / "comparison.json").write_bytes(msgspec.json.format(
         msgspec.json.encode(run.table), indent=2) + b"\n")
     _registered(out_dir, run.registered)
+    return 0
+
+
+_STAGES = (("mmd-reference", "indicators.mmd.reference", "[indicators.mmd]", "reference"),
+           ("rde", "regime.model", "[regime]", "model"),
+           ("mrms", "risk.model", "[risk]", "model"),
+           ("marl", "marl.model", "[marl]", "model"))
+
+
+def add_train_all_parser(targets: argparse._SubParsersAction[argparse.ArgumentParser],
+                         common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``algospace train all``."""
+    every = targets.add_parser(
+        "all", help="train the whole pipeline in order: mmd-reference -> rde -> mrms -> marl, "
+        "each on the artifacts the previous steps registered")
+    common(every)
+    every.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
+                       help="registry root (default: models, in the working directory)")
+    every.add_argument("--name", metavar="NAME",
+                       help="model name (default: the config file's stem)")
+    every.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="progress bars (default: only on a terminal)")
+    every.set_defaults(handler=train_all_command, pending=False)
+
+
+def train_all_command(args: argparse.Namespace) -> int:
+    """``algospace train all``: every trainer in order, each reading what the previous ones
+    registered (passed on as ``--set`` overrides). Each step runs in ``<out>/<step>/``; run the
+    same command with the same ``--out`` again after an interruption: finished steps are
+    reused, an interrupted one resumes from its checkpoint. Writes ``<out>/models.toml`` with
+    the sections that name the new models."""
+    from engine.cli import _load, _run_dir, _train_mmd_reference
+    from engine.cli_models import EXIT_INTERRUPTED, train_mrms_command, train_rde_command
+    from engine.manifest import build_manifest, write_manifest
+
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "mmd-reference": _train_mmd_reference, "rde": train_rde_command,
+        "mrms": train_mrms_command, "marl": train_marl_command}
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    manifest = build_manifest("train all", cfg, [data_path], seeds={"seed": cfg.seed})
+    out = _run_dir(args, cfg, manifest.run_id)
+    write_manifest(out, manifest)
+    overrides = list(args.overrides)
+    paths: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    for step, key, _, _ in _STAGES:
+        step_dir = out / step
+        artifact = step_dir / "artifact.json"
+        if not artifact.is_file():
+            resume = step_dir if (step_dir / "checkpoint.pt").is_file() else None
+            print(f"train all     step {step}" + (" (resuming)" if resume else ""))
+            started = time.monotonic()
+            code = commands[step](argparse.Namespace(
+                config=args.config, data=args.data, out=None if resume else step_dir,
+                overrides=list(overrides), models_dir=args.models_dir, name=args.name,
+                progress=args.progress, resume=resume, strategy=None, train_fraction=None,
+                until=None, block_bars=20, set_size=200, seed=None))
+            if code != 0:
+                if code == EXIT_INTERRUPTED:
+                    print(f"interrupted   continue with: algospace train all --out {out} "
+                          f"(and the same --config/--set)", file=sys.stderr)
+                return code
+            timings[step] = time.monotonic() - started
+        else:
+            print(f"train all     step {step}: done earlier")
+        paths[step] = str(Path(msgspec.json.decode(artifact.read_bytes())["path"]).resolve())
+        overrides.append(f"{key}={paths[step]}")
+    lines = []
+    for step, _, section, field in _STAGES:
+        lines += [section, f'{field} = "{paths[step]}"', ""]
+    (out / "models.toml").write_text("\n".join(lines))
+    for step, seconds in timings.items():
+        print(f"took          {step:<14} {seconds / 60:6.1f} min")
+    print(f"models        {out / 'models.toml'} (paste into the config, or pass as --set):")
+    print("              " + " ".join(f"--set {key}={paths[step]}" for step, key, _, _ in _STAGES))
+    print(f"run directory: {out}")
     return 0
