@@ -46,6 +46,7 @@ from engine.pipeline import ReplayPipeline, build_aggregator
 from engine.schema import AppConfig
 from engine.timing import Timed
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
+from strategies.buy_hold import BuyHold
 from strategies.marl import MarlStrategy
 from strategies.sma_cross import SmaCross
 from strategies.synergy import SynergyStrategy
@@ -169,6 +170,10 @@ def build_strategy(config: AppConfig) -> Strategy:
         return SynergyStrategy(config.strategies.synergy)
     if name == "marl":
         return MarlStrategy(config.strategies.marl)
+    if name == "buy_hold":
+        hold = config.strategies.buy_hold
+        return BuyHold(msgspec.structs.replace(
+            hold, timeframe=hold.timeframe or execution_timeframe(config)))
     raise ConfigError(f"backtest.strategy: no strategy named {name!r}")
 
 

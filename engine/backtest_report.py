@@ -91,16 +91,18 @@ def _since(marks: Marks, start_ns: int) -> Marks:
 
 
 def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_ = "bus",
-                  progress: bool | None = None, artifacts: Artifacts | None = None
-                  ) -> BacktestOutcome:
+                  progress: bool | None = None, artifacts: Artifacts | None = None,
+                  start_ns: int | None = None) -> BacktestOutcome:
     """Backtest ``data_path`` with ``config``; write the report into ``out_dir``.
 
     ``progress`` shows a progress bar (``None``: only on a terminal). ``artifacts``: the
     fitted models the config names (a learned strategy needs them; ``backtest.start = "auto"``
-    reads their periods). Trading and the metrics start at :func:`evaluation_start`.
+    reads their periods). Trading and the metrics start at :func:`evaluation_start`, or at
+    ``start_ns`` when given (a baseline measured over another run's period).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    start_ns = evaluation_start(config, artifacts or Artifacts(), models=uses_models(config))
+    if start_ns is None:
+        start_ns = evaluation_start(config, artifacts or Artifacts(), models=uses_models(config))
     pipeline = build_replay_pipeline(config, data_path, out_dir / "rejects.csv")
     curves = _Curves(config, keep_curve=True, start_ns=start_ns)
     bar = Progress(estimate_rows(data_path), "backtest", enabled=progress)

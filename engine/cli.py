@@ -273,6 +273,8 @@ def _backtest(args: argparse.Namespace) -> int:
     outcome = backtest_file(cfg, data_path, out_dir, path=args.path, progress=args.progress,
                             artifacts=artifacts)
     print(format_summary(outcome.data))
+    if cfg.backtest.strategy == "marl":
+        _compare(cfg, data_path, out_dir, artifacts, outcome)
     print(f"run directory: {out_dir}")
     if "html" in outcome.files:
         print(f"report:        {outcome.files['html']}")
@@ -281,6 +283,23 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"algospace backtest: targets failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_TARGETS_FAILED
     return 0
+
+
+def _compare(cfg: AppConfig, data_path: Path, out_dir: Path, artifacts: object,
+             outcome: object) -> None:
+    """The learned run beside the rule-based strategy and buy-and-hold on its period."""
+    from engine.artifacts import Artifacts, evaluation_start
+    from engine.compare import compare_baselines, comparison_table, format_comparison
+
+    assert isinstance(artifacts, Artifacts)
+    start = evaluation_start(cfg, artifacts, models=True)
+    outcomes = {"marl": outcome, **compare_baselines(cfg, data_path, out_dir / "baselines",
+                                                     start)}
+    rows = comparison_table(outcomes)  # type: ignore[arg-type]
+    (out_dir / "comparison.json").write_bytes(
+        msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
+    print("\nthe same period, side by side (DSR: the 3 strategies as trials)")
+    print(format_comparison(rows))
 
 
 def _features(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from engine.errors import ConfigError
 from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
 from engine.timeframes import parse_timeframe
 from replay.train_config import TrainConfig
+from strategies.buy_hold.config import BuyHoldConfig
 from strategies.marl.config import MarlStrategyConfig
 from strategies.sma_cross.config import SmaCrossConfig
 from strategies.synergy.config import SynergyStrategyConfig
@@ -193,6 +194,7 @@ class StrategiesConfig(Config, frozen=True):
     sma_cross: SmaCrossConfig = SmaCrossConfig()
     synergy: SynergyStrategyConfig = SynergyStrategyConfig()
     marl: MarlStrategyConfig = MarlStrategyConfig()
+    buy_hold: BuyHoldConfig = BuyHoldConfig()
 
 
 class AppConfig(Config, frozen=True):

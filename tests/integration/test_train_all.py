@@ -76,7 +76,8 @@ def test_every_step_registers_a_model_reading_the_previous_ones(trained, capsys)
     assert capsys.readouterr().out.count("done earlier") == 4
 
 
-def test_the_marl_backtest_runs_out_of_sample_and_counts_each_stage(trained, tmp_path):
+def test_the_marl_backtest_counts_each_stage_beside_synergy_and_buy_and_hold(trained, tmp_path,
+                                                                           capsys):
     _, _, overrides = trained
     out = tmp_path / "bt"
     assert main(["backtest", "--config", str(BTC), "--strategy", "marl", "--no-progress",
@@ -94,6 +95,14 @@ def test_the_marl_backtest_runs_out_of_sample_and_counts_each_stage(trained, tmp
     manifest = json.loads((out / "manifest.json").read_text())
     assert [r["name"].split("/")[0] for r in manifest["models"]] == [
         "mmd_reference", "rde", "mrms", "marl"]
+    rows = json.loads((out / "comparison.json").read_text())
+    assert [r["strategy"] for r in rows] == ["marl", "synergy", "buy_hold"]
+    by = {r["strategy"]: r for r in rows}
+    assert by["synergy"]["trades"] == 25 and by["buy_hold"]["trades"] == 0  # held to the end
+    for name in ("synergy", "buy_hold"):  # the same period as the learned run
+        baseline = json.loads((out / "baselines" / name / "summary.json").read_text())
+        assert baseline["metrics"]["start_ts"] == summary["metrics"]["start_ts"]
+    assert "learned layers add value over synergy:" in capsys.readouterr().out
 
 
 def test_the_backtest_trades_exactly_what_the_trainer_scores_on_the_test_split(trained,
