@@ -141,26 +141,25 @@ class MarlDecider:
         self._fast.on_event(event)
         return ()
 
-    def verdict(self, setup: SynergyDetected) -> Gate1Verdict:
-        """Gate 1 on ``setup`` with the current matrices (requires :attr:`ready`)."""
-        assert self._regime is not None
+    def verdict(self, setup: SynergyDetected, slow: np.ndarray, fast: np.ndarray,
+                regime: Sequence[float]) -> Gate1Verdict:
+        """Gate 1 on ``setup`` with these matrices and regime vector: ``gate.samples`` passes
+        as one batched forward, masks seeded by the config's seed and the setup's time."""
         c = self.config
-        slow, fast, regime, features = observe(self._slow.matrix(), self._fast.matrix(),
-                                               self._regime, setup_features(setup, c.window))
+        x_slow, x_fast, x_regime, x_setup = observe(slow, fast, regime,
+                                                    setup_features(setup, c.window))
         with torch.inference_mode():
-            masks = self.model.sample_masks(c.gate.samples, mask_generator(c.seed,
-                                                                           setup.ts_event))
-            probs = self.model.mc_probs(slow, fast, regime, features, masks)
+            masks = self.model.sample_masks(c.gate.samples,
+                                            mask_generator(c.seed, setup.ts_event))
+            probs = self.model.mc_probs(x_slow, x_fast, x_regime, x_setup, masks)
         return consensus(probs.numpy(), setup.direction, c.gate)
 
-    def _decide(self, setup: SynergyDetected) -> Event:
+    def decide(self, setup: SynergyDetected, slow: np.ndarray, fast: np.ndarray,
+               regime: Sequence[float]) -> Event:
+        """The event answering ``setup`` (gate 1's verdict on these inputs)."""
         c = self.config
+        v = self.verdict(setup, slow, fast, regime)
         direction: Literal["long", "short"] = "long" if setup.direction > 0 else "short"
-        if not self.ready:
-            return TradeRejected(ts_event=setup.ts_event, ts_init=setup.ts_init,
-                                 instrument=setup.instrument, strategy=c.strategy,
-                                 stage="gate1", reasons=("not_ready",), direction=direction)
-        v = self.verdict(setup)
         if not v.passed:
             return TradeRejected(ts_event=setup.ts_event, ts_init=setup.ts_init,
                                  instrument=setup.instrument, strategy=c.strategy,
@@ -173,6 +172,15 @@ class MarlDecider:
             entropy=v.entropy, mutual_information=v.mutual_information,
             mean=tuple(x for row in v.mean for x in row),
             std=tuple(x for row in v.std for x in row), samples=samples, model=c.version)
+
+    def _decide(self, setup: SynergyDetected) -> Event:
+        if not self.ready:
+            return TradeRejected(ts_event=setup.ts_event, ts_init=setup.ts_init,
+                                 instrument=setup.instrument, strategy=self.config.strategy,
+                                 stage="gate1", reasons=("not_ready",),
+                                 direction="long" if setup.direction > 0 else "short")
+        assert self._regime is not None
+        return self.decide(setup, self._slow.matrix(), self._fast.matrix(), self._regime)
 
     def reset(self) -> None:
         """Empty matrices, no regime vector."""

@@ -20,7 +20,8 @@ WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
           "engine.resample", "engine.backtest", "engine.backtest_report",
           "engine.progress", "engine.features", "engine.artifacts", "engine.registry",
-          "engine.timing", "engine.cli_models", "engine.risk", "engine.cli_train"}
+          "engine.timing", "engine.cli_models", "engine.risk", "engine.cli_train",
+          "engine.compare"}
 
 
 def imports_of(path: Path) -> set[str]:
