@@ -14,9 +14,16 @@ import pandas as pd
 import pytest
 import torch
 
-from components.assemblers import RegimeAssemblerConfig
+from components.assemblers import (
+    FastAssemblerConfig,
+    RegimeAssemblerConfig,
+    SlowAssemblerConfig,
+)
 from components.bars import BarAggregator, BarAggregatorConfig
 from components.bars.heiken_ashi import HeikenAshi, HeikenAshiConfig
+from components.decision.decider import MarlDecider, MarlDeciderConfig
+from components.decision.gate import Gate1Config
+from components.decision.model import MarlModel, MarlModelConfig
 from components.indicators.fvg import Fvg, FvgConfig
 from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.mlmi import Mlmi, MlmiConfig
@@ -41,6 +48,7 @@ from engine.schema import load_app_config
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 from replay.mmd_reference import load_reference
 from replay.rde_data import regime_sources
+from strategies.buy_hold import BuyHold, BuyHoldConfig
 from strategies.sma_cross import SmaCross, SmaCrossConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +198,43 @@ def risk_manager_btc():
         account=AccountTrackerConfig.for_instrument(btc, strategy="synergy"), instrument=btc))
 
 
+@cache
+def _btc_marl_inputs(rows=4000):
+    """The first ``rows`` BTC hours through every indicator, the registered RDE and the
+    synergy components: the events the MARL decider declares, in delivery order."""
+    loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml")
+    folder = Path(tempfile.mkdtemp(prefix="contract_btc_marl_"))
+    data = folder / "btc.csv"
+    pd.read_csv(loaded.data_path).iloc[:rows].to_csv(data, index=False)
+    config = loaded.config
+    pipeline = build_replay_pipeline(config, data)
+    for component in [*build_indicators(config, load_artifacts(loaded)),
+                      *build_synergy(config.synergy, "1h", "4h")]:
+        pipeline.bus.subscribe(component)
+    events = []
+    pipeline.bus.add_tap(lambda e: events.append(e) if type(e) in MarlDecider.inputs
+                         and getattr(e, "timeframe", "1h") in ("1h", "4h") else None)
+    pipeline.run()
+    shutil.rmtree(folder)
+    return tuple(events)
+
+
+MARL_TINY = MarlModelConfig(hidden=8, conv_channels=4, lstm=4, slow_window=12, fast_window=10)
+
+
+def marl_decider_btc():
+    """A tiny seeded network behind a lenient gate 1 (8 passes, one agent for the setup's side
+    and a score of 0 suffice), so both answers occur on the stream."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        weights = weights_bytes(MarlModel(MARL_TINY))
+    return MarlDecider(MarlDeciderConfig(
+        model=MARL_TINY, weights=weights, version="marl/contract/0",
+        slow=SlowAssemblerConfig(timeframe="4h", window=12),
+        fast=FastAssemblerConfig(timeframe="1h", window=10),
+        gate=Gate1Config(samples=8, min_agree=1, threshold=0.0, penalty=0.0)))
+
+
 SYNERGY_ES = SynergyConfig().resolved("5m", "30m")
 
 
@@ -218,10 +263,10 @@ def es_synergy_stream(component_type):
 # (bars, fills, closed trades) so that the account it sizes a setup with has taken every fill
 # of the setup's bar, in bus order; an account component publishing its state as an event
 # would bring it back to 3 (noted for the rest of issue 8).
-MAX_INPUTS = {"risk_manager_btc": 5}
+MAX_INPUTS = {"risk_manager_btc": 5, "marl_decider_btc": 8}
 
 # components that need no warm-up (ready from construction)
-NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session"}
+NO_WARM_UP = {"simulated_broker_es_1m", "simulated_broker_es_1m_session", "buy_hold_1m"}
 
 REGISTRY = {
     "bar_aggregator_5m": (
@@ -275,6 +320,8 @@ REGISTRY = {
     "mmd_4h": (mmd_btc, btc_bars_4h),
     "regime_detector_4h": (regime_detector_btc, lambda: list(_btc_regime_inputs())),
     "risk_manager_btc": (risk_manager_btc, lambda: list(_btc_risk_inputs())),
+    "marl_decider_btc": (marl_decider_btc, lambda: list(_btc_marl_inputs())),
+    "buy_hold_1m": (lambda: BuyHold(BuyHoldConfig(timeframe="1m")), es_bars),
     "synergy_signals_es": (lambda: SynergySignals(SYNERGY_ES), es_synergy_stream(SynergySignals)),
     "synergy_detector_es": (lambda: SynergyDetector(SYNERGY_ES),
                             es_synergy_stream(SynergyDetector)),
