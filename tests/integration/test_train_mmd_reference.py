@@ -76,8 +76,7 @@ def test_train_fraction_and_until_exclude_each_other(capsys):
     assert info.value.code == 2
 
 
-@pytest.mark.parametrize(("model", "issue"), [("marl", "issue 9"), ("all", "issue 9")])
-def test_pending_trainers_exit_2_naming_their_issue(capsys, model, issue):
-    assert main(["train", model, "--config", "x.toml"]) == 2
-    err = capsys.readouterr().err
-    assert f"algospace train {model}: not available yet" in err and issue in err
+@pytest.mark.parametrize("model", ["marl", "all"])
+def test_the_other_trainers_name_a_missing_config(capsys, model):
+    assert main(["train", model, "--config", "x.toml"]) == 1
+    assert "x.toml: config file not found" in capsys.readouterr().err
