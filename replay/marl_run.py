@@ -18,7 +18,7 @@ register (training layer).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,11 @@ from engine.artifacts import Artifacts
 from engine.config import config_id
 from engine.errors import ModelError
 from engine.manifest import code_version, file_sha256
-from engine.registry import DataRef, LoadedModel, SplitBounds, save_model
+from engine.registry import DataRef, LoadedModel, save_model
 from engine.schema import AppConfig
-from replay.data.timestamps import format_ns
 from replay.mrms_data import SetupData, SetupSample, collect_setups, split_setups
 from replay.mrms_env import run_episode
-from replay.mrms_run import BASELINE, summary
+from replay.mrms_run import BASELINE, split_bounds, summary
 from replay.train_config import EnvConfig, MarlTrainConfig
 from replay.train_marl import MarlResult, evaluate_gate, train_marl
 from replay.train_mrms import model_policy, one_thread
@@ -97,14 +96,6 @@ def compare(model: Any, mrms: RiskModel, data: SetupData,
     return table
 
 
-def _bounds(samples: Sequence[SetupSample]) -> SplitBounds:
-    if not samples:
-        return SplitBounds(samples=0, start_ns=0, end_ns=0, start="", end="")
-    first, last = samples[0].setup.ts_event, samples[-1].setup.ts_event
-    return SplitBounds(samples=len(samples), start_ns=first, end_ns=last,
-                       start=format_ns(first), end=format_ns(last))
-
-
 def run_train_marl(config: AppConfig, data_path: Path, artifacts: Artifacts, run_dir: Path,
                    models_dir: Path, name: str, data_label: str, *, resume: bool = False,
                    should_stop: Callable[[], bool] = lambda: False,
@@ -151,12 +142,12 @@ def run_train_marl(config: AppConfig, data_path: Path, artifacts: Artifacts, run
         "config_hash": config_id(train_config),
         "data": DataRef(path=data_label, sha256=data_sha),
         "instrument": config.instrument, "timeframe": config.timeframes.fast,
-        "splits": {k: _bounds(v) for k, v in splits.items()}, "metrics": metrics,
+        "splits": {k: split_bounds(v) for k, v in splits.items()}, "metrics": metrics,
         "inputs": {"rde": artifacts.rde.label, "mrms": artifacts.mrms.label,
                    "mmd_reference": f"{mmd.name}/{mmd.version}",
                    "synergy": config_id(config.synergy)},
         "code_version": code_version(), "seed": seed,
-        "created": _bounds(splits["train"]).end,
-        "created_ns": _bounds(splits["train"]).end_ns,
+        "created": split_bounds(splits["train"]).end,
+        "created_ns": split_bounds(splits["train"]).end_ns,
     }, result.model, train_config.model)
     return MarlRun(result, splits, table, data.not_ready, registered)

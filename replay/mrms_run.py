@@ -37,7 +37,9 @@ from replay.mrms_env import Episode, Proposal, run_episode
 from replay.train_config import MrmsTrainConfig
 from replay.train_mrms import MrmsResult, evaluate_policy, one_thread, train_mrms
 
-__all__ = ["BASELINE", "MrmsRun", "compare", "resolve_mrms_config", "run_train_mrms", "summary"]
+__all__ = ["BASELINE", "MrmsRun", "compare", "resolve_mrms_config", "run_train_mrms",
+           "split_bounds",
+           "summary"]
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +87,8 @@ def compare(model: Any, data: SetupData, splits: dict[str, list[SetupSample]],
     return table
 
 
-def _bounds(samples: Sequence[SetupSample]) -> SplitBounds:
+def split_bounds(samples: Sequence[SetupSample]) -> SplitBounds:
+    """The bounds of a split of setups, for a model's manifest."""
     if not samples:
         return SplitBounds(samples=0, start_ns=0, end_ns=0, start="", end="")
     first, last = samples[0].setup.ts_event, samples[-1].setup.ts_event
@@ -134,11 +137,11 @@ def run_train_mrms(config: AppConfig, data_path: Path, artifacts: Artifacts, run
         "config_hash": config_id(train_config),
         "data": DataRef(path=data_label, sha256=data_sha),
         "instrument": config.instrument, "timeframe": config.timeframes.fast,
-        "splits": {k: _bounds(v) for k, v in splits.items()}, "metrics": metrics,
+        "splits": {k: split_bounds(v) for k, v in splits.items()}, "metrics": metrics,
         "inputs": {"rde": artifacts.rde.label, "mmd_reference": f"{mmd.name}/{mmd.version}",
                    "synergy": config_id(config.synergy)},
         "code_version": code_version(), "seed": int(train_config.seed or 0),
-        "created": _bounds(splits["train"]).end,
-        "created_ns": _bounds(splits["train"]).end_ns,
+        "created": split_bounds(splits["train"]).end,
+        "created_ns": split_bounds(splits["train"]).end_ns,
     }, result.model, train_config.model)
     return MrmsRun(result, splits, table, data.without_regime, registered)

@@ -27,8 +27,6 @@ iterations (and when stopped) holds everything needed to continue to the same fi
 
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +38,7 @@ import torch
 
 from components.risk.model import RiskModel
 from engine.errors import ModelError
-from replay.checkpoints import save_checkpoint, write_metrics
+from replay.checkpoints import PolicyRun
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
 from replay.train_config import MrmsTrainConfig
@@ -152,24 +150,13 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     sampler = torch.Generator().manual_seed(seed + 1)
     shuffle = torch.Generator().manual_seed(seed + 2)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, eps=1e-5)
-    metrics: list[dict[str, Any]] = []
-    best_state = copy.deepcopy(model.state_dict())
-    best_val, best_it, start = -math.inf, 0, 1
+    state = PolicyRun(model, optimiser, sampler, shuffle, fingerprint)
     checkpoint = run_dir / CHECKPOINT
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
-        if state.get("fingerprint", "") != fingerprint:
-            raise ModelError(f"{checkpoint}: expected a checkpoint of the same config and data "
-                             f"({fingerprint[:16]}), was {state.get('fingerprint', '')[:16]}")
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        sampler.set_state(state["sampler"])
-        shuffle.set_state(state["shuffle"])
-        torch.set_rng_state(state["global_rng"])
-        best_state, best_val, best_it = state["best_state"], state["best_val"], state["best_it"]
-        metrics, start = state["metrics"], state["iteration"] + 1
-    result = MrmsResult(model, best_it, best_val, metrics)
-    for it in range(start, config.iterations + 1):
+        state.resume(checkpoint)
+    metrics = state.metrics
+    result = MrmsResult(model, state.best_it, state.best_val, metrics)
+    for it in range(state.iteration + 1, config.iterations + 1):
         model.eval()  # rollouts: no dropout
         states, sizes, stop_u, rr_u, old_lp, returns, advs = [], [], [], [], [], [], []
         episodes: list[Episode] = []
@@ -238,25 +225,17 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
             row.update({"validation/sortino": score,
                         "validation/pnl": val.pnl if val is not None else None,
                         "validation/trades": len(val.trades) if val is not None else None})
-            if score > best_val:
-                best_val, best_it = score, it
-                best_state = copy.deepcopy(model.state_dict())
+            state.consider(score, it)
         metrics.append(row)
         if on_iteration is not None:
             on_iteration(row)
         stop = should_stop() and it < config.iterations
         if it % config.checkpoint_every == 0 or it == config.iterations or stop:
-            save_checkpoint(checkpoint, {
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "sampler": sampler.get_state(), "shuffle": shuffle.get_state(),
-                "global_rng": torch.get_rng_state(), "best_state": best_state,
-                "best_val": best_val, "best_it": best_it, "metrics": metrics, "iteration": it,
-                "fingerprint": fingerprint})
-            write_metrics(run_dir, metrics)
+            state.save(checkpoint, run_dir, it)
         if stop:
             result.interrupted = True
             break
-    model.load_state_dict(best_state)
-    model.eval()
-    result.best_iteration, result.best_validation, result.metrics = best_it, best_val, metrics
+    state.finish()
+    result.best_iteration, result.best_validation = state.best_it, state.best_val
+    result.metrics = metrics
     return result

@@ -19,7 +19,6 @@ must be fed in bus order, the same order the trainer replayed.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
@@ -37,6 +36,7 @@ from components.decision.gate import Gate1Config, Gate1Verdict, consensus
 from components.decision.model import MarlModel
 from components.decision.model_config import MarlModelConfig
 from components.risk.setup_features import setup_features
+from components.weights import load_network
 from engine.config import Config, PositiveInt
 from engine.events import (
     REGIME_VECTOR_SIZE,
@@ -115,11 +115,7 @@ class MarlDecider:
     def __init__(self, config: MarlDeciderConfig) -> None:
         self.config = config
         self.name = f"marl_decider.{config.strategy}"
-        with torch.random.fork_rng(devices=[]):  # initial weights are replaced below
-            self.model = MarlModel(config.model)
-        state = torch.load(io.BytesIO(config.weights), weights_only=True, map_location="cpu")
-        self.model.load_state_dict(state, strict=True)
-        self.model.eval()
+        self.model = load_network(lambda: MarlModel(config.model), config.weights)
         self.reset()
 
     @property

@@ -14,7 +14,6 @@ logged by the wiring).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -26,6 +25,7 @@ from components.assemblers import RegimeAssembler, RegimeAssemblerConfig
 from components.assemblers.regime import REGIME_COLUMNS
 from components.regime.model import RegimeModel
 from components.regime.model_config import RegimeModelConfig
+from components.weights import load_network
 from engine.config import Config
 from engine.events import REGIME_VECTOR_SIZE, Bar, Event, LvnLevels, MmdFeatures, RegimeVector
 
@@ -82,11 +82,7 @@ class RegimeDetector:
     def __init__(self, config: RegimeDetectorConfig) -> None:
         self.config = config
         self.name = f"regime_detector.{config.assembler.timeframe}"
-        with torch.random.fork_rng(devices=[]):  # the initial weights (replaced below) must
-            self.model = RegimeModel(config.model)  # not consume the caller's random numbers
-        state = torch.load(io.BytesIO(config.weights), weights_only=True, map_location="cpu")
-        self.model.load_state_dict(state, strict=True)
-        self.model.eval()
+        self.model = load_network(lambda: RegimeModel(config.model), config.weights)
         self.reset()
 
     @property

@@ -21,7 +21,6 @@ no file and no clock.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -34,6 +33,7 @@ from components.risk.model import RiskModel
 from components.risk.model_config import RiskModelConfig
 from components.risk.setup_features import setup_features
 from components.risk.state import account_features, cost_per_contract
+from components.weights import load_network
 from engine.backtest_config import CostsConfig
 from engine.config import Config, PositiveInt
 from engine.events import (
@@ -88,11 +88,7 @@ class RiskManager:
     def __init__(self, config: RiskManagerConfig) -> None:
         self.config = config
         self.name = f"risk_manager.{config.strategy}"
-        with torch.random.fork_rng(devices=[]):  # initial weights are replaced below
-            self.model = RiskModel(config.model)
-        state = torch.load(io.BytesIO(config.weights), weights_only=True, map_location="cpu")
-        self.model.load_state_dict(state, strict=True)
-        self.model.eval()
+        self.model = load_network(lambda: RiskModel(config.model), config.weights)
         self.reset()
 
     @property
