@@ -95,13 +95,22 @@ class MarlModel(nn.Module):
                 setup: torch.Tensor, masks: Masks | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, agents, actions)`` and the critic's value ``(B,)``; ``slow`` is
-        ``(B, slow_window, slow_features)``, ``fast`` ``(B, fast_window, fast_features)``."""
+        ``(B, slow_window, slow_features)``, ``fast`` ``(B, fast_window, fast_features)``.
+
+        With one observation (``B`` = 1) and masks for ``S`` rows, the convolution and the
+        LSTM (which no mask reaches) run once and their outputs are broadcast to the ``S``
+        rows: the same numbers as ``S`` copies of the input, for a fraction of the work.
+        """
         m = masks if masks is not None else [None] * len(self.sites)
         conv = F.gelu(self.conv(slow.transpose(1, 2)))  # (B, C, T)
+        lstm, _ = self.lstm(fast)  # (B, T, 2L)
+        rows = m[0].shape[0] if m[0] is not None else conv.shape[0]
+        if conv.shape[0] == 1 and rows > 1:
+            conv, lstm = conv.expand(rows, -1, -1), lstm.expand(rows, -1, -1)
+            regime, setup = regime.expand(rows, -1), setup.expand(rows, -1)
         if m[0] is not None:
             conv = conv * m[0].unsqueeze(-1)
         structure = self.structure_out(self.structure_pool(conv.transpose(1, 2)))
-        lstm, _ = self.lstm(fast)  # (B, T, 2L)
         if m[1] is not None:
             lstm = lstm * m[1].unsqueeze(1)
         tactical = self.tactical_out(self.tactical_pool(lstm))
@@ -136,9 +145,7 @@ class MarlModel(nn.Module):
     def mc_probs(self, slow: torch.Tensor, fast: torch.Tensor, regime: torch.Tensor,
                  setup: torch.Tensor, masks: Masks | None) -> torch.Tensor:
         """Action probabilities ``(S, agents, actions)`` of one observation (batch 1) under
-        ``S`` dropout masks, as one batched forward (the observation is broadcast, not
-        copied); without masks, ``S`` = 1."""
-        samples = 1 if masks is None else masks[0].shape[0]
-        logits, _ = self.forward(slow.expand(samples, -1, -1), fast.expand(samples, -1, -1),
-                                 regime.expand(samples, -1), setup.expand(samples, -1), masks)
+        ``S`` dropout masks, as one batched forward (the unmasked embedders run once, their
+        outputs broadcast to the ``S`` rows); without masks, ``S`` = 1."""
+        logits, _ = self.forward(slow, fast, regime, setup, masks)
         return torch.softmax(logits, dim=-1)
