@@ -5,7 +5,8 @@ Messages follow the form "<where>: expected X, was Y" so a user can find and fix
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "EngineError", "ModelError", "OrderingError"]
+__all__ = ["ConfigError", "DataError", "EngineError", "JournalError", "ModelError",
+           "OrderingError"]
 
 
 class EngineError(Exception):
@@ -39,3 +40,8 @@ class ModelError(EngineError, ValueError):
 
 class OrderingError(EngineError):
     """An event would be delivered out of (ts_event, sequence) order."""
+
+
+class JournalError(EngineError):
+    """A live journal cannot be read or written: names the file, the byte offset and what was
+    found there (a bad checksum before the tail, an unknown record kind, a foreign file)."""
