@@ -42,7 +42,7 @@ from engine.events import (
     TradeRejected,
 )
 from engine.features import build_indicators
-from engine.pipeline import ReplayPipeline, build_aggregator
+from engine.pipeline import build_aggregator
 from engine.schema import AppConfig
 from engine.timing import Timed
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
@@ -53,6 +53,7 @@ from strategies.synergy import SynergyStrategy
 
 if TYPE_CHECKING:
     from engine.artifacts import Artifacts
+    from engine.session import TradingSession
 
 __all__ = ["BacktestRun", "BatchStrategy", "Path_", "StartGate", "Strategy", "build_broker",
            "build_strategy", "build_upstream", "execution_timeframe", "is_bracket",
@@ -273,14 +274,19 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
     drop. ``tap`` sees every event the bus delivers (bus path; for parity checks).
     Incomplete bars at the end are not traded.
     """
-    strategy = build_strategy(config)
-    broker = build_broker(config, strategy.name)
-    bound = _Bound(config, broker)
     setups: dict[str, int] = {}
     if path == "bus":
-        rows, bars, intents = _run_bus(config, chunks, strategy, bound, on_marks, on_chunk,
-                                       setups, artifacts, start_ns, tap)
+        from engine.session import TradingSession  # it builds on this module
+
+        session = TradingSession(config, artifacts, start_ns)
+        strategy, broker = session.strategy, session.broker
+        bound = _Bound(config, broker)
+        rows, bars, intents = _run_bus(session, chunks, bound, on_marks, on_chunk, setups,
+                                       start_ns, tap)
     elif path == "batch":
+        strategy = build_strategy(config)
+        broker = build_broker(config, strategy.name)
+        bound = _Bound(config, broker)
         if uses_models(config):
             raise ConfigError("backtest path 'batch': strategies with fitted models (marl, "
                               "synergy sized by the M-RMS) run on the bus path only")
@@ -294,25 +300,22 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
                        setups)
 
 
-def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy: Strategy,
-             bound: _Bound, on_marks: MarkSink | None, on_chunk: ChunkCallback | None,
-             setups: dict[str, int], artifacts: Artifacts | None,
-             start_ns: int | None, tap: Callable[[Event], None] | None
-             ) -> tuple[int, int, int]:
+def _run_bus(session: TradingSession, chunks: Iterable[BarChunk | TickChunk], bound: _Bound,
+             on_marks: MarkSink | None, on_chunk: ChunkCallback | None,
+             setups: dict[str, int], start_ns: int | None,
+             tap: Callable[[Event], None] | None) -> tuple[int, int, int]:
+    config = session.config
     broker = bound.broker
-    pipeline = ReplayPipeline(config, None, None)  # fed the chunks given, not its reader
+    pipeline = session.pipeline  # fed the chunks given, not its reader
     exec_tf = execution_timeframe(config)
     published = set(pipeline.driver.stats.bars_by_timeframe)
     if exec_tf not in published:
         raise ConfigError(f"backtest.broker.execution_timeframe: {exec_tf} bars are not "
                           f"published (published: {sorted(published)}; set "
                           f"timeframes.publish_input = true to execute on the input bars)")
-    bus = pipeline.bus
+    bus = session.bus  # the session subscribed the broker first, then the upstream
     if tap is not None:
         bus.add_tap(tap)
-    bus.subscribe(broker)  # first: its fills precede every event derived from the same bar
-    for component in build_upstream(config, artifacts):
-        bus.subscribe(component)
     first = -(2**63) if start_ns is None else start_ns
 
     def count_setup(setup: SynergyDetected) -> list[Event]:
@@ -340,7 +343,7 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
     bus.subscribe_handler(TradeRejected, count_rejection, "backtest.rejections")
     bus.subscribe_handler(ConsensusReached, count_passed, "backtest.gate1")
     bus.subscribe_handler(RiskProposal, count_passed, "backtest.risk")
-    bus.subscribe(strategy if start_ns is None else StartGate(strategy, start_ns))  # type: ignore[arg-type]
+    session.attach_strategy()
     intents = 0
 
     def count(intent: OrderIntent) -> list[Event]:
@@ -354,7 +357,7 @@ def _run_bus(config: AppConfig, chunks: Iterable[BarChunk | TickChunk], strategy
     bus.subscribe_handler(OrderIntent, count, "backtest.counter")
     rows = 0
     for chunk in chunks:
-        pipeline.driver.step_chunk(chunk)
+        session.step(chunk)
         rows += chunk.rows
         marks = broker.take_marks()  # taken even without a sink: memory stays flat
         if on_marks is not None:

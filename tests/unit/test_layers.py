@@ -21,7 +21,8 @@ WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline
           "engine.resample", "engine.backtest", "engine.backtest_report",
           "engine.progress", "engine.features", "engine.artifacts", "engine.registry",
           "engine.timing", "engine.cli_models", "engine.risk", "engine.cli_train",
-          "engine.compare", "engine.journal", "engine.wire"}
+          "engine.compare", "engine.journal", "engine.wire",
+          "engine.session", "engine.live_driver"}
 
 
 def imports_of(path: Path) -> set[str]:

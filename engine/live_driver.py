@@ -1,0 +1,132 @@
+"""The live driver: market events received one by one, checked, and stepped through the same
+session the backtest runs (wiring layer).
+
+:class:`LiveDriver` takes each received ``Bar`` (bar data) or ``Tick`` (tick data) and either
+rejects it, counted by reason and logged, or steps it through its
+:class:`~engine.session.TradingSession` as a one-row chunk. The driver, aggregators and
+components are those of the backtest, and the replay is chunk-size invariant (tested), so a
+stream of the backtest's bars gives the backtest's decisions.
+
+Rejections (``LiveStats.rejected``), never fatal:
+
+- ``type``: not the input the config expects (a ``Bar`` of ``data.bar_interval``, or a
+  ``Tick``);
+- ``instrument``: another symbol; ``timeframe``: a bar of another interval;
+- ``invalid``: a non-finite price or volume, a negative volume, a high below the open or
+  close, a low above them, an open time not before the close;
+- ``duplicate``: a bar closing at the time of the last accepted one (ticks may share a time);
+- ``out_of_order``: an event older than the last accepted one.
+
+The decisions (``OrderIntent``, ``TradeRejected``, ``ConsensusReached``, ``RiskProposal``) each
+accepted event led to are returned by :meth:`LiveDriver.on_event` in bus order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+import structlog
+
+from engine.chunks import BarChunk, TickChunk
+from engine.events import (
+    Bar,
+    ConsensusReached,
+    Event,
+    OrderIntent,
+    RiskProposal,
+    Tick,
+    TradeRejected,
+)
+from engine.session import TradingSession
+
+__all__ = ["DECISIONS", "LiveDriver", "LiveStats"]
+
+log = structlog.get_logger(__name__)
+
+DECISIONS: tuple[type[Event], ...] = (ConsensusReached, RiskProposal, TradeRejected, OrderIntent)
+"""The events a live run reports as decisions."""
+
+
+class LiveStats(msgspec.Struct, kw_only=True):
+    """Received, accepted and rejected (by reason) input events; the last accepted time."""
+
+    received: int = 0
+    accepted: int = 0
+    rejected: dict[str, int] = msgspec.field(default_factory=dict)
+    last_ts: int | None = None
+
+
+class LiveDriver:
+    """Check each received market event and step it through ``session`` (module docstring)."""
+
+    def __init__(self, session: TradingSession) -> None:
+        self.session = session
+        config = session.config
+        self.ticks = config.data.kind == "ticks"
+        self.instrument = config.instrument_spec.symbol
+        self.timeframe = config.data.bar_interval
+        self.stats = LiveStats()
+        self._decisions: list[Event] = []
+        session.bus.add_tap(self._collect)
+        session.attach_strategy()
+
+    def _collect(self, event: Event) -> None:
+        if type(event) in DECISIONS:
+            self._decisions.append(event)
+
+    def _reject(self, reason: str, event: object, detail: str) -> Sequence[Event]:
+        self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
+        log.warning("live.rejected", reason=reason, detail=detail,
+                    ts_event=getattr(event, "ts_event", None))
+        return ()
+
+    def _check(self, event: object) -> str | None:
+        """The rejection reason for ``event``, or ``None`` when it is acceptable."""
+        expected = Tick if self.ticks else Bar
+        if type(event) is not expected:
+            return "type"
+        assert isinstance(event, Bar | Tick)
+        if event.instrument != self.instrument:
+            return "instrument"
+        last = self.stats.last_ts
+        if isinstance(event, Tick):
+            if not (math.isfinite(event.price) and math.isfinite(event.size) and event.size >= 0):
+                return "invalid"
+            if last is not None and event.ts_event < last:
+                return "out_of_order"
+            return None
+        if event.timeframe != self.timeframe:
+            return "timeframe"
+        values = (event.open, event.high, event.low, event.close, event.volume)
+        if (not all(math.isfinite(v) for v in values) or event.volume < 0
+                or event.high < max(event.open, event.close, event.low)
+                or event.low > min(event.open, event.close) or event.ts_open >= event.ts_event):
+            return "invalid"
+        if last is not None and event.ts_event <= last:
+            return "duplicate" if event.ts_event == last else "out_of_order"
+        return None
+
+    def on_event(self, event: object) -> Sequence[Event]:
+        """Check ``event``; step it through the session; return the decisions it led to."""
+        self.stats.received += 1
+        reason = self._check(event)
+        if reason is not None:
+            return self._reject(reason, event, f"{type(event).__name__}: {event!r}"[:200])
+        self._decisions = []
+        if isinstance(event, Tick):
+            chunk: BarChunk | TickChunk = TickChunk(
+                np.array([event.ts_event], np.int64), np.array([event.price]),
+                np.array([event.size]))
+        else:
+            assert isinstance(event, Bar)
+            chunk = BarChunk(np.array([event.ts_open], np.int64),
+                             np.array([event.ts_event], np.int64), np.array([event.open]),
+                             np.array([event.high]), np.array([event.low]),
+                             np.array([event.close]), np.array([event.volume]))
+        self.session.step(chunk)
+        self.stats.accepted += 1
+        self.stats.last_ts = event.ts_event
+        return tuple(self._decisions)
