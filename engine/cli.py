@@ -18,6 +18,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from engine.cli_live import add_live_parsers
 from engine.cli_models import (
     add_models_parser,
     add_train_mrms_parser,
@@ -36,10 +37,7 @@ __all__ = ["build_parser", "main"]
 log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIG = "config/btcusd_1h.toml"
-_PENDING = {
-    "live": "issue 10 (live signal daemon)",
-    "feed": "issue 10 (live signal daemon)",
-}
+_PENDING: dict[str, str] = {}
 _PENDING_TRAIN: dict[str, str] = {}
 EXIT_ERROR = 1
 EXIT_UNAVAILABLE = 2
@@ -125,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_parser(commands)
     add_models_parser(commands)
+    add_live_parsers(commands, _common_options)
     for name, issue in _PENDING.items():
         pending = commands.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(name, issue), pending=True)

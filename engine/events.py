@@ -25,6 +25,8 @@ __all__ = [
     "AnyEvent",
     "Bar",
     "ConsensusReached",
+    "SIGNAL_SCHEMA",
+    "Signal",
     "Event",
     "EVENT_TYPES",
     "Fill",
@@ -468,6 +470,41 @@ class ConsensusReached(Event, frozen=True, kw_only=True, tag=True, gc=False):
     model: str
 
 
+SIGNAL_SCHEMA = 1
+"""Version of the :class:`Signal` fields; raised whenever they change."""
+
+
+class Signal(Event, frozen=True, kw_only=True, tag=True, gc=False):
+    """A trading signal the live daemon publishes: one order a strategy decided.
+
+    ``seq`` counts the daemon's signals from 1 without gaps, across restarts. ``action`` and
+    ``size`` are the order's; ``entry`` the close of the bar it was decided on (the order fills
+    at the next open); ``stop`` and ``target`` the bracket levels from that entry (``None``
+    without one), ``stop_points``/``target_points`` the distances the broker applies to the
+    actual fill. ``gate1_confidence``/``gate1_uncertainty`` come from the MARL consensus and
+    ``risk_usd`` from the M-RMS proposal when the strategy has them. ``models`` lists the
+    registered models (``kind/name/version``) and ``config_id`` the run's config hash.
+    """
+
+    schema: int = SIGNAL_SCHEMA
+    seq: int
+    instrument: str
+    strategy: str
+    action: Literal["buy", "sell", "close"]
+    size: int
+    entry: float
+    stop: float | None = None
+    target: float | None = None
+    stop_points: float | None = None
+    target_points: float | None = None
+    tag: str = ""
+    gate1_confidence: float | None = None
+    gate1_uncertainty: float | None = None
+    risk_usd: float | None = None
+    models: tuple[str, ...] = ()
+    config_id: str = ""
+
+
 class TradeRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
     """A setup that did not become a trade: the ``stage`` that stopped it and why.
 
@@ -488,14 +525,14 @@ AnyEvent: TypeAlias = (
     Bar | Tick | Heartbeat | HeikenAshiBar | IndicatorValue | MlmiValue | NwrqkValue | LvnLevels
     | FvgState | FvgMitigated | MmdFeatures | RegimeVector | SynergySignal | SynergyDetected
     | OrderIntent | Fill | TradeClosed | OrderRejected | RiskProposal | TradeRejected
-    | ConsensusReached
+    | ConsensusReached | Signal
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Bar, Tick, Heartbeat, HeikenAshiBar, IndicatorValue, MlmiValue, NwrqkValue, LvnLevels,
     FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
     OrderIntent, Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected,
-    ConsensusReached,
+    ConsensusReached, Signal,
 )
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -16,9 +16,10 @@ tail is corruption, not a crash, and raises :class:`~engine.errors.JournalError`
 file and the offset. (A corrupted *length* field that points past the end of the file reads
 as a torn tail; the checksums guard everything else.)
 
-Durability is the ``fsync`` policy: ``always`` (every record is on disk when ``append``
-returns), ``interval`` (at most ``interval_s`` of records can be lost on a power cut; a process
-crash loses nothing the OS holds) or ``never`` (the OS decides).
+Every record is handed to the operating system before ``append`` returns, so a killed process
+(``kill -9``) loses nothing it appended. Durability against a power cut is the ``fsync``
+policy: ``always`` (every record is on disk when ``append`` returns), ``interval`` (at most
+``interval_s`` of records can be lost) or ``never`` (the OS decides).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class JournalWriter:
             raise JournalError(f"{self.path}: kind: expected one of {_KINDS}, was {kind!r}")
         body = bytes((kind,)) + encode(event)
         self._handle.write(_PREFIX.pack(len(body), zlib.crc32(body)) + body)
+        self._handle.flush()  # to the OS at once: a killed process loses nothing it appended
         self.records += 1
         if self.fsync == "always":
             self.sync()

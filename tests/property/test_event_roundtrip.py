@@ -27,6 +27,7 @@ from engine.events import (
     OrderRejected,
     RegimeVector,
     RiskProposal,
+    Signal,
     SynergyDetected,
     SynergySignal,
     Tick,
@@ -85,7 +86,8 @@ trading_events = st.one_of([built(t) for t in (OrderIntent, Fill, TradeClosed, O
                                                  LvnLevels, FvgState, FvgMitigated, MlmiValue,
                                                  MmdFeatures, RegimeVector, SynergySignal,
                                                  SynergyDetected, RiskProposal,
-                                                 TradeRejected, ConsensusReached)])
+                                                 TradeRejected, ConsensusReached,
+                                                 Signal)])
 any_event = st.one_of(bars, ticks, heartbeats, trading_events)
 
 
@@ -111,7 +113,7 @@ def test_every_event_type_is_in_the_union():
             FvgState, FvgMitigated, MmdFeatures, RegimeVector, SynergySignal, SynergyDetected,
             OrderIntent,
             Fill, TradeClosed, OrderRejected, RiskProposal, TradeRejected,
-            ConsensusReached} == set(EVENT_TYPES)
+            ConsensusReached, Signal} == set(EVENT_TYPES)
     assert set(typing.get_args(AnyEvent)) == set(EVENT_TYPES)
 
 

@@ -22,7 +22,8 @@ WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline
           "engine.progress", "engine.features", "engine.artifacts", "engine.registry",
           "engine.timing", "engine.cli_models", "engine.risk", "engine.cli_train",
           "engine.compare", "engine.journal", "engine.wire",
-          "engine.session", "engine.live_driver"}
+          "engine.session", "engine.live_driver",
+          "engine.live", "engine.feed", "engine.cli_live"}
 
 
 def imports_of(path: Path) -> set[str]:

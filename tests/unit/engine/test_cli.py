@@ -14,12 +14,6 @@ def test_help_lists_every_subcommand(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("name", ["live", "feed"])
-def test_pending_subcommands_exit_2_with_a_clear_message(name, capsys):
-    assert main([name, "--anything"]) == 2
-    assert "not available yet" in capsys.readouterr().err
-
-
 def test_train_without_a_model_names_them(capsys):
     assert main(["train"]) == 2
     assert "mmd-reference, rde, mrms, marl, or all" in capsys.readouterr().err

@@ -1,0 +1,83 @@
+"""``algospace live`` and ``algospace feed`` (wiring layer)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["add_live_parsers"]
+
+
+def add_live_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                     common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``algospace live`` and ``algospace feed``."""
+    live = commands.add_parser(
+        "live", help="the live signal daemon: bars or ticks from a ZeroMQ feed through the "
+        "backtest's components, signals and heartbeats published, a control socket")
+    common(live)
+    live.add_argument("--strategy", metavar="NAME",
+                      help="strategy to run (default: backtest.strategy of the config)")
+    live.add_argument("--feed", required=True, metavar="ADDR",
+                      help="ZeroMQ address of the feed to subscribe to (e.g. tcp://127.0.0.1:5555)")
+    live.add_argument("--publish", required=True, metavar="ADDR",
+                      help="address to bind the signal PUB socket to")
+    live.add_argument("--control", required=True, metavar="ADDR",
+                      help="address to bind the control REP socket to (status, snapshot, stop)")
+    live.add_argument("--journal", type=Path, metavar="FILE",
+                      help="journal file (default: <output.dir>/live/journal.bin); an existing "
+                      "one is replayed first (warm restart)")
+    live.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
+                      help="heartbeat interval (default: 1)")
+    live.add_argument("--fsync", choices=("always", "interval", "never"), default="interval",
+                      help="journal durability (default: interval, every second)")
+    live.set_defaults(handler=live_command)
+    feed = commands.add_parser(
+        "feed", help="publish the configured data file over ZeroMQ at N x real time")
+    common(feed)
+    feed.add_argument("--publish", required=True, metavar="ADDR", help="address to bind")
+    feed.add_argument("--speed", type=float, default=0.0, metavar="N",
+                      help="N x real time; 0 (default) as fast as possible")
+    feed.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                      help="how long to wait for the first subscriber (default: 30)")
+    feed.set_defaults(handler=feed_command)
+
+
+def live_command(args: argparse.Namespace) -> int:
+    """``algospace live``."""
+    from engine.artifacts import Artifacts, load_artifacts
+    from engine.backtest import uses_models
+    from engine.cli import _load
+    from engine.live import LiveDaemon, LiveSettings
+    from engine.session import TradingSession
+
+    loaded, _ = _load(args)
+    cfg = loaded.config
+    artifacts = (load_artifacts(loaded, risk=True, marl=cfg.backtest.strategy == "marl")
+                 if uses_models(cfg) else Artifacts())
+    journal = args.journal or Path(cfg.output.dir) / "live" / "journal.bin"
+    daemon = LiveDaemon(TradingSession(cfg, artifacts),
+                        LiveSettings(feed=args.feed, publish=args.publish,
+                                     control=args.control, journal=journal,
+                                     heartbeat_s=args.heartbeat, fsync=args.fsync),
+                        models=[f"{r.name}/{r.version}" for r in artifacts.model_refs()])
+    return daemon.run()
+
+
+def feed_command(args: argparse.Namespace) -> int:
+    """``algospace feed``."""
+    from engine.cli import _load
+    from engine.feed import chunk_events, publish_feed
+    from engine.pipeline import build_replay_pipeline
+
+    loaded, data_path = _load(args)
+    cfg = loaded.config
+    pipeline = build_replay_pipeline(cfg, data_path)
+    symbol = cfg.instrument_spec.symbol
+    events = (e for chunk in pipeline.chunks()
+              for e in chunk_events(chunk, symbol, cfg.data.bar_interval))
+    stats = publish_feed(events, args.publish, args.speed, args.wait)
+    rate = stats.sent / stats.seconds if stats.seconds > 0 else float("inf")
+    print(f"feed          {stats.sent:,} events to {args.publish} in {stats.seconds:.2f} s "
+          f"({rate:,.0f}/s); {pipeline.rejects.total_rejected} rows rejected by the reader")
+    return 0
