@@ -75,4 +75,4 @@ def publish_feed(events: Iterator[Event], address: str, speed: float = 0.0,
         stats.seconds = time.monotonic() - started
         return stats
     finally:
-        sock.close(linger=5000)  # let queued messages go out
+        sock.close(linger=-1)  # return only once every queued message went out

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,8 @@ class LiveDaemon:
         self.published = 0
         self.heartbeats = 0
         self.replayed = 0
+        self._latency: deque[int] = deque(maxlen=100_000)
+        self._span = [0, 0]  # first receipt, last message done (perf_counter ns)
         self._stop = False
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
 
@@ -159,7 +162,19 @@ class LiveDaemon:
                 "heartbeats": self.heartbeats, "replayed": self.replayed,
                 "ready": {getattr(c, "name", type(c).__name__): bool(getattr(c, "ready", True))
                           for c in self.session.upstream},
-                "models": list(self.maker.models), "config_id": self.maker.config_hash}
+                "models": list(self.maker.models), "config_id": self.maker.config_hash,
+                "latency_us": self._percentiles(),
+                "busy_s": (self._span[1] - self._span[0]) / 1e9}
+
+    def _percentiles(self) -> dict[str, float] | None:
+        """Per feed message, from its receipt to its signals published (or its verdict that
+        there is none): p50, p99 and max in microseconds over the last 100,000."""
+        if not self._latency:
+            return None
+        ordered = sorted(self._latency)
+        n = len(ordered)
+        return {"p50": ordered[n // 2] / 1e3, "p99": ordered[min(n - 1, (99 * n) // 100)] / 1e3,
+                "max": ordered[-1] / 1e3, "messages": n}
 
     def run(self) -> int:
         """Serve until stopped; 0 on a graceful stop."""
@@ -168,6 +183,7 @@ class LiveDaemon:
                                 clock=time.monotonic)
         ctx = self._context
         feed = ctx.socket(zmq.SUB)
+        feed.setsockopt(zmq.RCVHWM, 0)  # a burst waits here, in order, instead of being dropped
         feed.setsockopt(zmq.SUBSCRIBE, b"")
         feed.connect(self.settings.feed)
         pub = ctx.socket(zmq.PUB)
@@ -220,6 +236,7 @@ class LiveDaemon:
                 frames = feed.recv_multipart(flags=zmq.NOBLOCK)
             except zmq.Again:
                 return
+            received = time.perf_counter_ns()
             try:
                 event = decode_message(frames)
             except WireError as exc:
@@ -231,6 +248,10 @@ class LiveDaemon:
                 journal.append(OUTPUT, message)
                 self._send(pub, message)
                 self.published += 1
+            done = time.perf_counter_ns()
+            self._latency.append(done - received)
+            self._span[0] = self._span[0] or received
+            self._span[1] = done
             if self._stop:
                 return
 
