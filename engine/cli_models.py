@@ -372,33 +372,21 @@ def format_comparison(table: dict[str, dict[str, dict[str, float]]]) -> str:
 
 def train_mrms_command(args: argparse.Namespace) -> int:
     """``algospace train mrms``."""
-    from engine.progress import EpochProgress
     from replay.mrms_run import resolve_mrms_config, run_train_mrms
 
     loaded, data_path, artifacts, out_dir = _start(args, "train mrms")
     cfg = loaded.config
     train_config = resolve_mrms_config(cfg)
-    progress = EpochProgress(train_config.iterations, "train mrms", enabled=args.progress)
 
-    def on_iteration(row: dict[str, Any]) -> None:
+    def on_iteration(row: dict[str, Any]) -> str:
         log.info("mrms.iteration", iteration=row["iteration"],
                  sortino=round(row["charts/sortino"], 4), pnl=round(row["charts/pnl"], 1),
                  violations=row["charts/violations"],
                  validation_sortino=row.get("validation/sortino"))
-        progress.update(row["iteration"], f"sortino {row['charts/sortino']:+.3f}  pnl "
-                        f"{row['charts/pnl']:+,.0f}")
+        return f"sortino {row['charts/sortino']:+.3f}  pnl {row['charts/pnl']:+,.0f}"
 
-    stop = _StopFlag("train mrms")
-    stop.install()
-    try:
-        run = run_train_mrms(cfg, data_path, artifacts, out_dir, args.models_dir,
-                             args.name or loaded.path.stem,
-                             str(args.data) if args.data else cfg.data.path,
-                             resume=args.resume is not None, should_stop=stop,
-                             on_iteration=on_iteration)
-    finally:
-        stop.uninstall()
-        progress.close()
+    run = run_policy_trainer(args, "train mrms", loaded, data_path, artifacts, out_dir,
+                             train_config.iterations, run_train_mrms, on_iteration)
     sizes = {k: len(v) for k, v in run.splits.items()}
     print(f"mrms          {sum(sizes.values())} setups with a regime vector ({sizes['train']} "
           f"train, {sizes['validation']} validation, {sizes['test']} test; "
@@ -406,9 +394,41 @@ def train_mrms_command(args: argparse.Namespace) -> int:
     result = run.result
     print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
           f"Sortino {result.best_validation:.3f})")
+    return finish_policy_run("train mrms", loaded.path, out_dir, run, format_comparison)
+
+
+def run_policy_trainer(args: argparse.Namespace, command: str, loaded: Any, data_path: Path,
+                       artifacts: Any, out_dir: Path, iterations: int, runner: Any,
+                       on_iteration: Callable[[dict[str, Any]], str]) -> Any:
+    """Run a PPO trainer (``run_train_mrms``/``run_train_marl``) with a progress bar (its text
+    from ``on_iteration``, which also logs) and SIGINT/SIGTERM stopping it after a step."""
+    from engine.progress import EpochProgress
+
+    cfg = loaded.config
+    progress = EpochProgress(iterations, command, enabled=args.progress)
+
+    def step(row: dict[str, Any]) -> None:
+        progress.update(row["iteration"], on_iteration(row))
+
+    stop = _StopFlag(command)
+    stop.install()
+    try:
+        return runner(cfg, data_path, artifacts, out_dir, args.models_dir,
+                      args.name or loaded.path.stem,
+                      str(args.data) if args.data else cfg.data.path,
+                      resume=args.resume is not None, should_stop=stop, on_iteration=step)
+    finally:
+        stop.uninstall()
+        progress.close()
+
+
+def finish_policy_run(command: str, config: Path, out_dir: Path, run: Any,
+                      table: Callable[[Any], str]) -> int:
+    """After a PPO trainer: the resume hint when interrupted; else the comparison (printed
+    and in ``comparison.json``) and the registered model."""
     if run.registered is None:
-        return _interrupted("train mrms", loaded.path, out_dir)
-    print(format_comparison(run.table))
+        return _interrupted(command, config, out_dir)
+    print(table(run.table))
     (out_dir / "comparison.json").write_bytes(msgspec.json.format(
         msgspec.json.encode(run.table), indent=2) + b"\n")
     _registered(out_dir, run.registered)

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from engine.cli_models import _interrupted, _registered, _start, _StopFlag
+from engine.cli_models import _start, finish_policy_run, run_policy_trainer
 
 __all__ = ["add_train_all_parser", "add_train_marl_parser", "format_marl_comparison",
            "train_all_command", "train_marl_command"]
@@ -57,34 +57,21 @@ def format_marl_comparison(table: dict[str, dict[str, dict[str, float]]]) -> str
 
 def train_marl_command(args: argparse.Namespace) -> int:
     """``algospace train marl``."""
-    from engine.progress import EpochProgress
     from replay.marl_run import resolve_marl_config, run_train_marl
 
     loaded, data_path, artifacts, out_dir = _start(args, "train marl", risk=True)
-    cfg = loaded.config
-    train_config = resolve_marl_config(cfg)
-    progress = EpochProgress(train_config.iterations, "train marl", enabled=args.progress)
+    train_config = resolve_marl_config(loaded.config)
 
-    def on_iteration(row: dict[str, Any]) -> None:
+    def on_iteration(row: dict[str, Any]) -> str:
         log.info("marl.iteration", iteration=row["iteration"],
                  episode_r=round(row["charts/episode_r"], 3),
                  take_rate=round(row["charts/take_rate"], 3),
                  value_loss=round(row["losses/value"], 4),
                  validation_r=row.get("validation/r"))
-        progress.update(row["iteration"], f"R {row['charts/episode_r']:+.2f}  take "
-                        f"{row['charts/take_rate']:.2f}")
+        return f"R {row['charts/episode_r']:+.2f}  take {row['charts/take_rate']:.2f}"
 
-    stop = _StopFlag("train marl")
-    stop.install()
-    try:
-        run = run_train_marl(cfg, data_path, artifacts, out_dir, args.models_dir,
-                             args.name or loaded.path.stem,
-                             str(args.data) if args.data else cfg.data.path,
-                             resume=args.resume is not None, should_stop=stop,
-                             on_iteration=on_iteration)
-    finally:
-        stop.uninstall()
-        progress.close()
+    run = run_policy_trainer(args, "train marl", loaded, data_path, artifacts, out_dir,
+                             train_config.iterations, run_train_marl, on_iteration)
     sizes = {k: len(v) for k, v in run.splits.items()}
     print(f"marl          {sum(sizes.values())} setups with a regime vector and full matrices "
           f"({sizes['train']} train, {sizes['validation']} validation, {sizes['test']} test; "
@@ -92,13 +79,7 @@ def train_marl_command(args: argparse.Namespace) -> int:
     result = run.result
     print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
           f"R {result.best_validation:+.2f})")
-    if run.registered is None:
-        return _interrupted("train marl", loaded.path, out_dir)
-    print(format_marl_comparison(run.table))
-    (out_dir / "comparison.json").write_bytes(msgspec.json.format(
-        msgspec.json.encode(run.table), indent=2) + b"\n")
-    _registered(out_dir, run.registered)
-    return 0
+    return finish_policy_run("train marl", loaded.path, out_dir, run, format_marl_comparison)
 
 
 _STAGES = (("mmd-reference", "indicators.mmd.reference", "[indicators.mmd]", "reference"),
