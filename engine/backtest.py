@@ -73,6 +73,10 @@ class Strategy(Protocol):
 
     def on_event(self, event: Event) -> object: ...
 
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, state: bytes) -> None: ...
+
 
 class BatchStrategy(Strategy, Protocol):
     """A strategy that can decide over a chunk of its bars."""

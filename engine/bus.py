@@ -97,6 +97,11 @@ class Bus:
                 del self._routes[event_type]
         self._components = [c for c in self._components if c is not component]
 
+    def restore_order(self, last_ts: int, sequence: int) -> None:
+        """Continue from a snapshot: the last published time and sequence number."""
+        self._last_ts = last_ts
+        self._sequence = sequence
+
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(event)`` for every delivered event, in delivery order (event logs)."""
         self._taps = (*self._taps, tap)

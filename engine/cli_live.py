@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.events import Event
+    from engine.schema import AppConfig
 
 __all__ = ["add_live_parsers"]
 
@@ -27,6 +32,14 @@ def add_live_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParse
     live.add_argument("--journal", type=Path, metavar="FILE",
                       help="journal file (default: <output.dir>/live/journal.bin); an existing "
                       "one is replayed first (warm restart)")
+    live.add_argument("--snapshot", type=Path, metavar="FILE",
+                      help="snapshot file (default: the journal's name with .snapshot); a "
+                      "valid one is restored first and only the journal after it is replayed")
+    live.add_argument("--snapshot-every", type=float, default=60.0, metavar="SECONDS",
+                      help="snapshot interval (default: 60; 0: only on stop and on request)")
+    live.add_argument("--warmup", type=Path, metavar="FILE",
+                      help="history in the config's data format, replayed before going live "
+                      "when there is no snapshot to restore (nothing is published for it)")
     live.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
                       help="heartbeat interval (default: 1)")
     live.add_argument("--fsync", choices=("always", "interval", "never"), default="interval",
@@ -59,9 +72,22 @@ def live_command(args: argparse.Namespace) -> int:
     daemon = LiveDaemon(TradingSession(cfg, artifacts),
                         LiveSettings(feed=args.feed, publish=args.publish,
                                      control=args.control, journal=journal,
-                                     heartbeat_s=args.heartbeat, fsync=args.fsync),
+                                     heartbeat_s=args.heartbeat, fsync=args.fsync,
+                                     snapshot=args.snapshot,
+                                     snapshot_s=args.snapshot_every),
                         models=[f"{r.name}/{r.version}" for r in artifacts.model_refs()])
-    return daemon.run()
+    return daemon.run(warmup_batches(cfg, args.warmup) if args.warmup else ())
+
+
+def warmup_batches(cfg: AppConfig, path: Path) -> Iterator[list[Event]]:
+    """The events of a history file, one batch per chunk the reader validated."""
+    from engine.feed import chunk_events
+    from engine.pipeline import build_replay_pipeline
+
+    pipeline = build_replay_pipeline(cfg, path)
+    symbol = cfg.instrument_spec.symbol
+    for chunk in pipeline.chunks():
+        yield list(chunk_events(chunk, symbol, cfg.data.bar_interval))
 
 
 def feed_command(args: argparse.Namespace) -> int:

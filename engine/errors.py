@@ -6,7 +6,7 @@ Messages follow the form "<where>: expected X, was Y" so a user can find and fix
 from __future__ import annotations
 
 __all__ = ["ConfigError", "DataError", "EngineError", "JournalError", "ModelError",
-           "OrderingError"]
+           "OrderingError", "SnapshotError"]
 
 
 class EngineError(Exception):
@@ -45,3 +45,8 @@ class OrderingError(EngineError):
 class JournalError(EngineError):
     """A live journal cannot be read or written: names the file, the byte offset and what was
     found there (a bad checksum before the tail, an unknown record kind, a foreign file)."""
+
+
+class SnapshotError(EngineError):
+    """A live snapshot cannot be read or restored: names the file and what is wrong with it
+    (a foreign header, a bad checksum, state of other components or another config)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,25 +65,30 @@ class JournalScan:
     torn: int
 
 
-def _records(path: Path, data: bytes) -> Iterator[tuple[JournalRecord | None, int]]:
-    """``(record, end offset)`` for each whole record; ``(None, offset)`` at a torn tail."""
+def _records(path: Path, data: bytes, start: int = 0
+             ) -> Iterator[tuple[JournalRecord | None, int]]:
+    """``(record, end offset)`` for each whole record from byte ``start`` (0: the first);
+    ``(None, offset)`` at a torn tail."""
     if data[:len(HEADER)] != HEADER:
         raise JournalError(f"{path}: expected a journal starting with {HEADER!r}, found "
                            f"{data[:len(HEADER)]!r}")
-    offset = len(HEADER)
+    offset = max(start, len(HEADER))
+    if offset > len(data):
+        raise JournalError(f"{path}: offset {start} is past the end of the journal "
+                           f"({len(data)} bytes)")
     size = len(data)
     while offset < size:
         if size - offset < _PREFIX.size:
             yield None, offset
             return
         length, crc = _PREFIX.unpack_from(data, offset)
-        start = offset + _PREFIX.size
-        if length < 1 or size - start < length:
+        first = offset + _PREFIX.size
+        if length < 1 or size - first < length:
             yield None, offset
             return
-        body = data[start:start + length]
+        body = data[first:first + length]
         if zlib.crc32(body) != crc:
-            if start + length == size:  # the last record: torn while being written
+            if first + length == size:  # the last record: torn while being written
                 yield None, offset
                 return
             raise JournalError(f"{path}: record at byte {offset}: checksum {zlib.crc32(body):#010x}"
@@ -96,17 +101,18 @@ def _records(path: Path, data: bytes) -> Iterator[tuple[JournalRecord | None, in
             event = decode(body[1:])
         except Exception as exc:  # msgspec.DecodeError / ValidationError
             raise JournalError(f"{path}: record at byte {offset}: {exc}") from exc
-        yield JournalRecord(kind, event, offset), start + length
-        offset = start + length
+        yield JournalRecord(kind, event, offset), first + length
+        offset = first + length
 
 
-def scan_journal(path: str | Path) -> JournalScan:
-    """Every whole record of ``path``, and the size of a torn tail (see the module docstring)."""
+def scan_journal(path: str | Path, start: int = 0) -> JournalScan:
+    """Every whole record of ``path`` (from byte ``start``, a record boundary such as a
+    :attr:`JournalWriter.offset`), and the size of a torn tail (see the module docstring)."""
     path = Path(path)
     data = path.read_bytes()
     records: list[JournalRecord] = []
-    end = len(HEADER)
-    for record, offset in _records(path, data):
+    end = max(start, len(HEADER))
+    for record, offset in _records(path, data, start):
         if record is None:
             return JournalScan(records, offset, len(data) - offset)
         records.append(record)
@@ -114,10 +120,10 @@ def scan_journal(path: str | Path) -> JournalScan:
     return JournalScan(records, end, 0)
 
 
-def read_journal(path: str | Path) -> Iterator[JournalRecord]:
-    """The whole records of ``path`` in order (a torn tail is not an error; see
-    :func:`scan_journal` to learn of it)."""
-    yield from scan_journal(path).records
+def read_journal(path: str | Path, start: int = 0) -> Iterator[JournalRecord]:
+    """The whole records of ``path`` in order, from byte ``start`` (a torn tail is not an
+    error; see :func:`scan_journal` to learn of it)."""
+    yield from scan_journal(path, start).records
 
 
 class JournalWriter:
@@ -137,23 +143,37 @@ class JournalWriter:
             scan = scan_journal(self.path)
             self.torn_bytes = scan.torn
             self.records = len(scan.records)
+            self.offset = scan.end
             with self.path.open("r+b") as handle:
                 handle.truncate(scan.end)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_bytes(HEADER)
             self.records = 0
+            self.offset = len(HEADER)
         self._handle = self.path.open("ab")
         self._synced_at = clock() if clock is not None else 0.0
 
     def append(self, kind: int, event: Event) -> None:
         """Write one record (``INPUT`` or ``OUTPUT``), durable per the fsync policy."""
+        self.append_many(kind, (event,))
+
+    def append_many(self, kind: int, events: Sequence[Event]) -> None:
+        """Write one record per event, in order, handed to the OS together."""
         if kind not in _KINDS:
             raise JournalError(f"{self.path}: kind: expected one of {_KINDS}, was {kind!r}")
-        body = bytes((kind,)) + encode(event)
-        self._handle.write(_PREFIX.pack(len(body), zlib.crc32(body)) + body)
+        if not events:
+            return
+        parts = []
+        for event in events:
+            body = bytes((kind,)) + encode(event)
+            parts.append(_PREFIX.pack(len(body), zlib.crc32(body)))
+            parts.append(body)
+        blob = b"".join(parts)
+        self._handle.write(blob)
         self._handle.flush()  # to the OS at once: a killed process loses nothing it appended
-        self.records += 1
+        self.records += len(events)
+        self.offset += len(blob)
         if self.fsync == "always":
             self.sync()
         elif self.fsync == "interval" and self._clock is not None:

@@ -3,9 +3,11 @@ session the backtest runs (wiring layer).
 
 :class:`LiveDriver` takes each received ``Bar`` (bar data) or ``Tick`` (tick data) and either
 rejects it, counted by reason and logged, or steps it through its
-:class:`~engine.session.TradingSession` as a one-row chunk. The driver, aggregators and
-components are those of the backtest, and the replay is chunk-size invariant (tested), so a
-stream of the backtest's bars gives the backtest's decisions.
+:class:`~engine.session.TradingSession`; the events accepted from one batch (what the daemon
+found waiting on its socket: one bar when it keeps up, many in a burst) are stepped as one
+chunk. The driver, aggregators and components are those of the backtest, and the replay is
+chunk-size invariant (tested), so a stream of the backtest's bars gives the backtest's
+decisions however it is batched.
 
 Rejections (``LiveStats.rejected``), never fatal:
 
@@ -24,6 +26,7 @@ accepted event led to are returned by :meth:`LiveDriver.on_event` in bus order.
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Sequence
 
 import msgspec
@@ -42,7 +45,7 @@ from engine.events import (
 )
 from engine.session import TradingSession
 
-__all__ = ["DECISIONS", "LiveDriver", "LiveStats"]
+__all__ = ["DECISIONS", "LiveDriver", "LiveStats", "events_chunk"]
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +72,8 @@ class LiveDriver:
         self.instrument = config.instrument_spec.symbol
         self.timeframe = config.data.bar_interval
         self.stats = LiveStats()
+        self.equity = float("nan")
+        self.position = 0.0
         self._decisions: list[Event] = []
         session.bus.add_tap(self._collect)
         session.attach_strategy()
@@ -111,22 +116,44 @@ class LiveDriver:
 
     def on_event(self, event: object) -> Sequence[Event]:
         """Check ``event``; step it through the session; return the decisions it led to."""
-        self.stats.received += 1
-        reason = self._check(event)
-        if reason is not None:
-            return self._reject(reason, event, f"{type(event).__name__}: {event!r}"[:200])
+        return self.on_events((event,))
+
+    def on_events(self, events: Sequence[object]) -> Sequence[Event]:
+        """Check each of ``events`` in order and step the accepted ones through the session as
+        one chunk (the replay is chunk-size invariant: the decisions are those of stepping them
+        one by one); return the decisions they led to."""
+        accepted: list[Bar | Tick] = []
+        for event in events:
+            self.stats.received += 1
+            reason = self._check(event)
+            if reason is not None:
+                self._reject(reason, event, f"{type(event).__name__}: {event!r}"[:200])
+                continue
+            assert isinstance(event, Bar | Tick)
+            accepted.append(event)
+            self.stats.accepted += 1
+            self.stats.last_ts = event.ts_event
         self._decisions = []
-        if isinstance(event, Tick):
-            chunk: BarChunk | TickChunk = TickChunk(
-                np.array([event.ts_event], np.int64), np.array([event.price]),
-                np.array([event.size]))
-        else:
-            assert isinstance(event, Bar)
-            chunk = BarChunk(np.array([event.ts_open], np.int64),
-                             np.array([event.ts_event], np.int64), np.array([event.open]),
-                             np.array([event.high]), np.array([event.low]),
-                             np.array([event.close]), np.array([event.volume]))
-        self.session.step(chunk)
-        self.stats.accepted += 1
-        self.stats.last_ts = event.ts_event
+        if not accepted:
+            return ()
+        self.session.step(events_chunk(accepted, self.ticks))
+        marks = self.session.broker.take_marks()  # the live run keeps only the latest mark
+        if marks.ts.shape[0]:
+            self.equity = float(marks.equity[-1])
+            self.position = float(marks.position[-1])
         return tuple(self._decisions)
+
+
+def events_chunk(events: Sequence[Bar | Tick], ticks: bool) -> BarChunk | TickChunk:
+    """One chunk of received bars (``ticks`` false) or ticks, in order."""
+    if ticks:
+        tick_list = typing.cast(Sequence[Tick], events)
+        return TickChunk(np.array([e.ts_event for e in tick_list], np.int64),
+                         np.array([e.price for e in tick_list]),
+                         np.array([e.size for e in tick_list]))
+    bars = typing.cast(Sequence[Bar], events)
+    return BarChunk(np.array([e.ts_open for e in bars], np.int64),
+                    np.array([e.ts_event for e in bars], np.int64),
+                    np.array([e.open for e in bars]), np.array([e.high for e in bars]),
+                    np.array([e.low for e in bars]), np.array([e.close for e in bars]),
+                    np.array([e.volume for e in bars]))

@@ -41,6 +41,7 @@ class TradingSession:
     def __init__(self, config: AppConfig, artifacts: Artifacts | None = None,
                  start_ns: int | None = None) -> None:
         self.config = config
+        self.artifacts = artifacts
         self.pipeline = ReplayPipeline(config, None, None)
         self.bus = self.pipeline.bus
         self.strategy: Strategy = build_strategy(config)

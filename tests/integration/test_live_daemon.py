@@ -2,7 +2,9 @@
 hours, ``algospace live`` runs the rule-based synergy strategy on them, and every signal it
 publishes is the backtest's order on the same bars, numbered 1..n; garbage and bad messages
 on the feed are counted and skipped; a daemon killed with kill -9 and restarted on its journal
-continues the signal stream with no gap and no duplicate; ``stop`` on the control socket and
+restores its snapshot, replays the journal after it and continues the signal stream with no
+gap and no duplicate; a daemon warmed up on history signals exactly the backtest's orders after
+it; ``stop`` on the control socket and
 SIGTERM end it with status 0."""
 
 import json
@@ -21,6 +23,7 @@ import zmq
 from engine.backtest import run_backtest
 from engine.events import OrderIntent, Signal
 from engine.journal import INPUT, OUTPUT, read_journal
+from engine.live_state import read_snapshot
 from engine.pipeline import build_replay_pipeline
 from engine.schema import load_app_config
 from engine.wire import decode_message
@@ -28,6 +31,8 @@ from engine.wire import decode_message
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
 ROWS = 2500
+PARTS = {"history": slice(0, 1000), "b": slice(1000, 1500), "c": slice(1500, 1750),
+         "d": slice(1750, ROWS)}
 
 
 def port():
@@ -41,8 +46,8 @@ def data(tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
     frame = pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv").iloc[:ROWS]
     frame.to_csv(base / "all.csv", index=False)
-    frame.iloc[:ROWS // 2].to_csv(base / "first.csv", index=False)
-    frame.iloc[ROWS // 2:].to_csv(base / "second.csv", index=False)
+    for name, rows in PARTS.items():
+        frame.iloc[rows].to_csv(base / f"{name}.csv", index=False)
     loaded = load_app_config(BTC, ["backtest.strategy=synergy"])
     (chunk,) = build_replay_pipeline(loaded.config, base / "all.csv").chunks()
     seen = []
@@ -139,35 +144,65 @@ def test_signals_equal_the_backtest_and_bad_messages_are_counted(data, tmp_path)
     records = list(read_journal(tmp_path / "journal.bin"))
     assert sum(r.kind == INPUT for r in records) == ROWS
     assert [r.event for r in records if r.kind == OUTPUT] == signals
+    snap = read_snapshot(tmp_path / "journal.snapshot")  # written by the graceful stop
+    assert (snap.journal_records, snap.seq, snap.accepted) == (len(records), len(signals), ROWS)
 
 
-def test_a_killed_daemon_restarts_on_its_journal_without_gap_or_duplicate(data, tmp_path):
+def test_warm_up_snapshot_kill_and_restart_continue_without_gap_or_duplicate(data, tmp_path):
+    """Warm up on 1000 hours of history, go live on the next 500, snapshot, 250 more, kill -9:
+    the restarted daemon restores the snapshot, replays only the 250 journal records after
+    it, and the signal stream of both runs is the backtest's orders after the history,
+    numbered 1..n."""
     base, intents = data
     journal = tmp_path / "journal.bin"
-    first = Daemon(journal)
+    warm = ("--warmup", str(base / "history.csv"))
+    first = Daemon(journal, warm)
     sub = subscriber(first.publish)
     time.sleep(0.5)
-    assert feed(base / "first.csv", first.feed).returncode == 0
-    first.wait_accepted(ROWS // 2)
+    status = first.ask("status")
+    assert status["warmed_up"] == 1000 and status["restored_from"] is None
+    assert status["ready"] and all(status["ready"].values())
+    assert feed(base / "b.csv", first.feed).returncode == 0
+    first.wait_accepted(1500)
+    taken = first.ask("snapshot")
+    assert taken["journal_records"] >= 500 and taken["seq"] >= 0
+    assert feed(base / "c.csv", first.feed).returncode == 0
+    first.wait_accepted(1750)
     before = [e for e in drain(sub) if type(e) is Signal]
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=30)
     sub.close(linger=0)
-    second = Daemon(journal)
+    second = Daemon(journal, warm)
     sub = subscriber(second.publish)
     try:
         time.sleep(0.5)
         status = second.ask("status")
-        assert status["replayed"] == ROWS // 2 and status["signals"] == len(before)
-        assert feed(base / "second.csv", second.feed).returncode == 0
-        second.wait_accepted(ROWS - ROWS // 2)
+        assert status["restored_from"] is not None and status["warmed_up"] == 0
+        assert status["replayed"] == 250 and status["accepted"] == 1750
+        assert status["signals"] == len(before)
+        assert feed(base / "d.csv", second.feed).returncode == 0
+        second.wait_accepted(ROWS)
         after = [e for e in drain(sub) if type(e) is Signal]
     finally:
         second.process.send_signal(signal.SIGTERM)
         assert second.process.wait(timeout=60) == 0
     signals = before + after
     assert [s.seq for s in signals] == list(range(1, len(signals) + 1))
-    assert as_orders(signals) == expected_orders(intents)
+    live_start = intents_start(base)
+    assert as_orders(signals) == expected_orders([i for i in intents
+                                                  if i.ts_event >= live_start])
+    assert len(before) > 0 and len(after) > 0
+    # SIGTERM wrote a final snapshot at the journal's end: a restart replays nothing
+    snap = read_snapshot(journal.with_suffix(".snapshot"))
+    assert snap.accepted == ROWS and snap.seq == len(signals)
+    assert snap.journal_records == sum(1 for _ in read_journal(journal))
+
+
+def intents_start(base):
+    """The close time of the first bar after the history."""
+    loaded = load_app_config(BTC, ["backtest.strategy=synergy"])
+    (chunk,) = build_replay_pipeline(loaded.config, base / "b.csv").chunks()
+    return int(chunk.ts_close[0])
 
 
 def test_faults_on_the_feed_are_counted_and_the_valid_stream_decides_the_same(data, tmp_path):

@@ -9,11 +9,14 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.backtest import run_backtest
 from engine.chunks import TickChunk
 from engine.events import Bar, Tick
 from engine.live_driver import DECISIONS, LiveDriver
+from engine.live_state import restore_session, session_state
 from engine.pipeline import build_replay_pipeline
 from engine.schema import load_app_config
 from engine.session import TradingSession
@@ -120,3 +123,59 @@ def test_a_bar_the_reader_would_refuse_is_invalid_not_fatal(btc):
     assert driver.stats.rejected == {"invalid": 3, "type": 2} and driver.stats.accepted == 0
     driver.on_event(first)
     assert driver.stats.accepted == 1 and driver.stats.last_ts == first.ts_event
+
+
+def restarted(config, artifacts, driver, maker=None):
+    """A fresh session and driver in ``driver``'s state (what a restart restores)."""
+    fresh = LiveDriver(TradingSession(config, artifacts))
+    restore_session(fresh.session, session_state(driver.session), "test")
+    fresh.stats = msgspec.structs.replace(driver.stats, rejected=dict(driver.stats.rejected))
+    assert session_state(fresh.session) == session_state(driver.session)
+    return fresh
+
+
+@settings(max_examples=8, deadline=None)
+@given(cut=st.integers(0, ROWS), sizes=st.lists(st.integers(1, 400), min_size=1, max_size=4))
+def test_any_batching_and_a_snapshot_restore_anywhere_decide_as_the_backtest(btc, cut, sizes):
+    """The events stepped in batches of any size, with the session snapshotted and restored
+    into a fresh one at any point, give the backtest's decisions."""
+    config, chunk, events = btc
+    expected = backtest_decisions(config, chunk)
+    driver = LiveDriver(TradingSession(config))
+    got, i, k = [], 0, 0
+    while i < len(events):
+        if i <= cut < i + sizes[k % len(sizes)]:
+            got += driver.on_events(events[i:cut])
+            driver = restarted(config, None, driver)
+            i = cut
+        n = sizes[k % len(sizes)]
+        got += driver.on_events(events[i:i + n])
+        i, k = i + n, k + 1
+    assert got == expected
+
+
+def test_the_learned_marl_stack_live_decides_as_the_backtest():
+    """The committed RDE, M-RMS and MARL models behind both gates (gate 1 made lenient so
+    that setups reach gate 2): one by one, then restored from a snapshot into a fresh session
+    and fed in batches, the live driver makes the backtest's decisions."""
+    from engine.artifacts import load_artifacts
+
+    loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml", [
+        "backtest.strategy=marl", "marl.gate.min_agree=1", "marl.gate.threshold=0.0",
+        "marl.gate.penalty=0.0"])
+    config = loaded.config
+    artifacts = load_artifacts(loaded, risk=True, marl=True)
+    (chunk,) = build_replay_pipeline(config, loaded.data_path).chunks()
+    head = type(chunk)(*(c[:ROWS] for c in chunk))
+    seen = []
+    run_backtest(config, [head], artifacts=artifacts,
+                 tap=lambda e: seen.append(e) if type(e) in DECISIONS else None)
+    assert any(type(e).__name__ == "OrderIntent" for e in seen)
+    assert any(type(e).__name__ == "ConsensusReached" for e in seen)
+    events = events_of(head, "BTCUSD", "1h")
+    driver = LiveDriver(TradingSession(config, artifacts))
+    got = [d for e in events[:ROWS // 2] for d in driver.on_event(e)]
+    driver = restarted(config, artifacts, driver)
+    for i in range(ROWS // 2, ROWS, 64):
+        got += driver.on_events(events[i:i + 64])
+    assert got == seen

@@ -83,3 +83,29 @@ def test_every_fsync_policy_writes_the_same_bytes(tmp_path, fsync):
     write(tmp_path / "a.bin", [(INPUT, event)] * 3, fsync=fsync)
     write(tmp_path / "b.bin", [(INPUT, event)] * 3, fsync="never")
     assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
+
+
+@settings(max_examples=50, deadline=None)
+@given(first=records, rest=records, batched=st.booleans())
+def test_the_tail_after_a_writers_offset_reads_back_alone(tmp_path_factory, first, rest,
+                                                        batched):
+    """What a snapshot relies on: ``offset`` after some records (written one by one or in
+    one batch) is where exactly the later ones start."""
+    path = tmp_path_factory.mktemp("j") / "journal.bin"
+    writer = JournalWriter(path, fsync="never")
+    for kind, event in first:
+        writer.append(kind, event)
+    offset, count = writer.offset, writer.records
+    for kind, event in rest:
+        if batched:
+            writer.append_many(kind, [event])
+        else:
+            writer.append(kind, event)
+    writer.close()
+    assert count == len(first)
+    assert [(r.kind, r.event) for r in read_journal(path, offset)] == rest
+    reopened = JournalWriter(path, fsync="never")
+    assert (reopened.offset, reopened.records) == (path.stat().st_size, len(first) + len(rest))
+    reopened.close()
+    with pytest.raises(JournalError, match="past the end"):
+        list(read_journal(path, path.stat().st_size + 1))
