@@ -99,8 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strategy", default="synergy")
     parser.add_argument("--warmup-rows", type=int, default=16_000)
-    parser.add_argument("--paced-rows", type=int, default=2_000)
-    parser.add_argument("--gap-ms", type=float, default=2.0,
+    parser.add_argument("--paced-rows", type=int, default=1_000)
+    parser.add_argument("--gap-ms", type=float, default=10.0,
                         help="spacing of the paced bars (latency phase)")
     args = parser.parse_args()
     ctx = zmq.Context.instance()

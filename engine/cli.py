@@ -2,7 +2,8 @@
 
 Subcommands: ``data`` (inspect, resample), ``backtest``, ``features``, ``train``
 (``mmd-reference``, ``rde``, ``mrms``, ``marl``, ``all``), ``models`` (list, show,
-verify, export), ``live``, ``feed``, ``report`` (a backtest run; ``report rde MODEL``).
+verify, export), ``live``, ``feed``, ``replay-journal``, ``report`` (a backtest run;
+``report rde MODEL``).
 A subcommand whose issue has not landed yet says so and exits with status 2.
 Configuration errors and data errors print one line naming the file, place and value, and exit
 with status 1. Every run that writes outputs writes a manifest beside them.

@@ -16,7 +16,7 @@ __all__ = ["add_live_parsers"]
 
 def add_live_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser],
                      common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """``algospace live`` and ``algospace feed``."""
+    """``algospace live``, ``algospace feed`` and ``algospace replay-journal``."""
     live = commands.add_parser(
         "live", help="the live signal daemon: bars or ticks from a ZeroMQ feed through the "
         "backtest's components, signals and heartbeats published, a control socket")
@@ -54,6 +54,18 @@ def add_live_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParse
     feed.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                       help="how long to wait for the first subscriber (default: 30)")
     feed.set_defaults(handler=feed_command)
+    from engine.replay_journal import replay_journal_command
+
+    replay = commands.add_parser(
+        "replay-journal", help="run a live journal's inputs through the backtest and compare "
+        "its signals one by one (exit 0: identical, 1: diverged; first divergence and cause)")
+    replay.add_argument("journal", type=Path, metavar="JOURNAL", help="the daemon's journal")
+    common(replay)
+    replay.add_argument("--strategy", metavar="NAME",
+                        help="strategy (default: backtest.strategy of the config)")
+    replay.add_argument("--warmup", type=Path, metavar="FILE",
+                        help="the history the daemon warmed up on (live --warmup)")
+    replay.set_defaults(handler=replay_journal_command)
 
 
 def live_command(args: argparse.Namespace) -> int:

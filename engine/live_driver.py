@@ -14,8 +14,10 @@ Rejections (``LiveStats.rejected``), never fatal:
 - ``type``: not the input the config expects (a ``Bar`` of ``data.bar_interval``, or a
   ``Tick``);
 - ``instrument``: another symbol; ``timeframe``: a bar of another interval;
-- ``invalid``: a non-finite price or volume, a negative volume, a high below the open or
-  close, a low above them, an open time not before the close;
+- ``invalid``: a non-finite price or volume, a price at or below zero, a negative volume, a
+  high below the open or close, a low above them, an open time not before the close (the
+  reader's ``nan``, ``non_positive``, ``negative_volume`` and ``ohlc`` rules, always as
+  ``skip``: a live feed has no previous close to repair from that the backtest would share);
 - ``duplicate``: a bar closing at the time of the last accepted one (ticks may share a time);
 - ``out_of_order``: an event older than the last accepted one.
 
@@ -45,7 +47,7 @@ from engine.events import (
 )
 from engine.session import TradingSession
 
-__all__ = ["DECISIONS", "LiveDriver", "LiveStats", "events_chunk"]
+__all__ = ["DECISIONS", "LiveDriver", "LiveStats", "events_chunk", "market_reason"]
 
 log = structlog.get_logger(__name__)
 
@@ -96,23 +98,9 @@ class LiveDriver:
         assert isinstance(event, Bar | Tick)
         if event.instrument != self.instrument:
             return "instrument"
-        last = self.stats.last_ts
-        if isinstance(event, Tick):
-            if not (math.isfinite(event.price) and math.isfinite(event.size) and event.size >= 0):
-                return "invalid"
-            if last is not None and event.ts_event < last:
-                return "out_of_order"
-            return None
-        if event.timeframe != self.timeframe:
+        if isinstance(event, Bar) and event.timeframe != self.timeframe:
             return "timeframe"
-        values = (event.open, event.high, event.low, event.close, event.volume)
-        if (not all(math.isfinite(v) for v in values) or event.volume < 0
-                or event.high < max(event.open, event.close, event.low)
-                or event.low > min(event.open, event.close) or event.ts_open >= event.ts_event):
-            return "invalid"
-        if last is not None and event.ts_event <= last:
-            return "duplicate" if event.ts_event == last else "out_of_order"
-        return None
+        return market_reason(event, self.stats.last_ts)
 
     def on_event(self, event: object) -> Sequence[Event]:
         """Check ``event``; step it through the session; return the decisions it led to."""
@@ -142,6 +130,28 @@ class LiveDriver:
             self.equity = float(marks.equity[-1])
             self.position = float(marks.position[-1])
         return tuple(self._decisions)
+
+
+def market_reason(event: Bar | Tick, last_ts: int | None) -> str | None:
+    """Why a bar or tick of the right type, instrument and interval is rejected after one
+    accepted at ``last_ts``: ``invalid``, ``duplicate``, ``out_of_order``; ``None`` if it is
+    not (module docstring). ``algospace replay-journal`` re-derives the live stream with it."""
+    if isinstance(event, Tick):
+        if not (math.isfinite(event.price) and math.isfinite(event.size) and event.size >= 0
+                and event.price > 0):
+            return "invalid"
+        if last_ts is not None and event.ts_event < last_ts:
+            return "out_of_order"
+        return None
+    values = (event.open, event.high, event.low, event.close, event.volume)
+    if (not all(math.isfinite(v) for v in values) or event.volume < 0
+            or min(event.open, event.low) <= 0
+            or event.high < max(event.open, event.close, event.low)
+            or event.low > min(event.open, event.close) or event.ts_open >= event.ts_event):
+        return "invalid"
+    if last_ts is not None and event.ts_event <= last_ts:
+        return "duplicate" if event.ts_event == last_ts else "out_of_order"
+    return None
 
 
 def events_chunk(events: Sequence[Bar | Tick], ticks: bool) -> BarChunk | TickChunk:

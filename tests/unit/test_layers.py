@@ -23,7 +23,8 @@ WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline
           "engine.timing", "engine.cli_models", "engine.risk", "engine.cli_train",
           "engine.compare", "engine.journal", "engine.wire",
           "engine.session", "engine.live_driver",
-          "engine.live", "engine.live_state", "engine.feed", "engine.cli_live"}
+          "engine.live", "engine.live_state", "engine.feed", "engine.cli_live",
+          "engine.replay_journal"}
 
 
 def imports_of(path: Path) -> set[str]:
