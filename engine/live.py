@@ -50,6 +50,7 @@ from typing import Any
 import structlog
 import zmq
 
+from engine.clock import LiveClock
 from engine.config import config_id
 from engine.errors import SnapshotError
 from engine.events import (
@@ -156,12 +157,14 @@ class LiveDaemon:
     """One live run (module docstring)."""
 
     def __init__(self, session: TradingSession, settings: LiveSettings,
-                 models: Sequence[str] = ()) -> None:
+                 models: Sequence[str] = (), clock: LiveClock | None = None) -> None:
         self.session = session
         self.settings = settings
         self.driver = LiveDriver(session)
         self.maker = SignalMaker(models, config_id(session.config))
         session.bus.add_tap(self.maker.on_event)
+        self.clock = clock or LiveClock()  # wall time: heartbeats and lag; decisions run on
+        # the session's simulated clock, advanced by the data's own timestamps
         self.wire_rejected: dict[str, int] = {}
         self.published = 0
         self.heartbeats = 0
@@ -271,7 +274,7 @@ class LiveDaemon:
     def status(self) -> dict[str, Any]:
         """What the control socket's ``status`` answers."""
         stats = self.driver.stats
-        now = time.time_ns()
+        now = self.clock.timestamp_ns()
         return {"received": stats.received, "accepted": stats.accepted,
                 "rejected": stats.rejected, "wire_rejected": self.wire_rejected,
                 "last_ts": stats.last_ts,
@@ -341,7 +344,7 @@ class LiveDaemon:
                 now = time.monotonic()
                 if now >= next_beat:
                     self.heartbeats += 1
-                    t = time.time_ns()
+                    t = self.clock.timestamp_ns()
                     self._send(pub, Heartbeat(t, t, "live", self.heartbeats), count=False)
                     next_beat = now + self.settings.heartbeat_s
                 if now >= next_snapshot:

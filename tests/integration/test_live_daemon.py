@@ -252,3 +252,24 @@ def test_faults_on_the_feed_are_counted_and_the_valid_stream_decides_the_same(da
                                                          "invalid")}
     signals = [e for e in received if type(e) is Signal]
     assert as_orders(signals) == expected_orders(intents)
+
+
+def test_a_subscriber_that_never_reads_does_not_hold_the_daemon_back(data, tmp_path):
+    """Signals and heartbeats go to a subscriber that connected and never reads (its receive
+    queue holds one message): the daemon takes the whole feed at full speed and stops
+    cleanly; sends never wait on a subscriber."""
+    base, _ = data
+    daemon = Daemon(tmp_path / "journal.bin")
+    stuck = zmq.Context.instance().socket(zmq.SUB)
+    stuck.setsockopt(zmq.RCVHWM, 1)
+    stuck.setsockopt(zmq.SUBSCRIBE, b"")
+    stuck.connect(daemon.publish)
+    try:
+        time.sleep(0.5)
+        assert feed(base / "b.csv", daemon.feed).returncode == 0
+        status = daemon.wait_accepted(500)
+        assert status["signals"] > 0 and status["heartbeats"] > 0
+    finally:
+        assert daemon.ask("stop") == {"stopping": True}
+        assert daemon.process.wait(timeout=60) == 0
+        stuck.close(linger=0)
