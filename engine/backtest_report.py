@@ -34,7 +34,8 @@ from replay.metrics import (
 )
 from replay.report import CostTotals, EquityCurve, ReportData, write_report
 
-__all__ = ["BacktestOutcome", "backtest_file", "fill_assumptions", "summarise"]
+__all__ = ["BacktestOutcome", "EquityCurves", "backtest_file", "fill_assumptions", "summarise",
+           "trade_metrics"]
 
 
 class BacktestOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,9 +50,9 @@ class BacktestOutcome(msgspec.Struct, frozen=True, kw_only=True):
         return all(t.passed for t in self.data.targets)
 
 
-class _Curves:
-    """Equity accumulators for the run and its bound, plus the run's per-bar curve, from the
-    evaluation start (``start_ns``) on."""
+class EquityCurves:
+    """Equity accumulators for the run and its bound, plus the per-bar curves (``keep_curve``),
+    from the evaluation start (``start_ns``) on."""
 
     def __init__(self, config: AppConfig, keep_curve: bool, start_ns: int | None = None
                  ) -> None:
@@ -62,6 +63,7 @@ class _Curves:
         self.bound = EquityAccumulator(cash)
         self.keep_curve = keep_curve
         self.parts: list[Marks] = []
+        self.bound_parts: list[Marks] = []
         self.start_ns = start_ns
 
     def __call__(self, run: Marks, bound: Marks) -> None:
@@ -72,14 +74,24 @@ class _Curves:
         self.bound.update(bound.ts, bound.equity, bound.position, day)
         if self.keep_curve and run.ts.shape[0]:
             self.parts.append(run)
+            self.bound_parts.append(bound)
 
     def curve(self) -> EquityCurve:
-        if not self.parts:
-            empty = np.zeros(0, dtype=np.float64)
-            return EquityCurve(np.zeros(0, dtype=np.int64), empty, empty)
-        return EquityCurve(np.concatenate([p.ts for p in self.parts]),
-                           np.concatenate([p.equity for p in self.parts]),
-                           np.concatenate([p.position for p in self.parts]))
+        """The run's curve (empty without ``keep_curve``)."""
+        return _joined(self.parts)
+
+    def bound_curve(self) -> EquityCurve:
+        """The bound's curve, on the same bars."""
+        return _joined(self.bound_parts)
+
+
+def _joined(parts: list[Marks]) -> EquityCurve:
+    if not parts:
+        empty = np.zeros(0, dtype=np.float64)
+        return EquityCurve(np.zeros(0, dtype=np.int64), empty, empty)
+    return EquityCurve(np.concatenate([p.ts for p in parts]),
+                       np.concatenate([p.equity for p in parts]),
+                       np.concatenate([p.position for p in parts]))
 
 
 def _since(marks: Marks, start_ns: int) -> Marks:
@@ -104,7 +116,7 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
     if start_ns is None:
         start_ns = evaluation_start(config, artifacts or Artifacts(), models=uses_models(config))
     pipeline = build_replay_pipeline(config, data_path, out_dir / "rejects.csv")
-    curves = _Curves(config, keep_curve=True, start_ns=start_ns)
+    curves = EquityCurves(config, keep_curve=True, start_ns=start_ns)
     bar = Progress(estimate_rows(data_path), "backtest", enabled=progress)
 
     def advance(chunk: BarChunk | TickChunk) -> None:
@@ -132,8 +144,8 @@ def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumul
     config = run.config
     bt = config.backtest
     days_per_year = days_per_year_for(config.instrument_spec.asset_class, bt.metrics)
-    metrics = _metrics(acc, run.broker.trades, config, days_per_year)
-    bound = _metrics(bound_acc, run.bound_trades, config, days_per_year)
+    metrics = trade_metrics(acc, run.broker.trades, config, days_per_year)
+    bound = trade_metrics(bound_acc, run.bound_trades, config, days_per_year)
     targets = evaluate_targets(metrics, acc.daily_returns(), _pnl(run.broker.trades),
                                bt.targets, bt.metrics, config.seed)
     contracts = sum(f.quantity for f in run.broker.fills)
@@ -243,8 +255,9 @@ def fill_assumptions(config: AppConfig) -> list[str]:
     return sentences
 
 
-def _metrics(acc: EquityAccumulator, trades: list[TradeClosed], config: AppConfig,
-             days_per_year: float) -> Metrics:
+def trade_metrics(acc: EquityAccumulator, trades: list[TradeClosed], config: AppConfig,
+                  days_per_year: float) -> Metrics:
+    """The metrics of an equity curve (``acc``) and its closed trades."""
     r = np.array([np.nan if t.r_multiple is None else t.r_multiple for t in trades],
                  dtype=np.float64)
     held = np.array([t.bars_held for t in trades], dtype=np.int64)

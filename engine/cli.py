@@ -2,8 +2,8 @@
 
 Subcommands: ``data`` (inspect, resample), ``backtest``, ``features``, ``train``
 (``mmd-reference``, ``rde``, ``mrms``, ``marl``, ``all``), ``models`` (list, show,
-verify, export), ``live``, ``feed``, ``replay-journal``, ``report`` (a backtest run;
-``report rde MODEL``).
+verify, export), ``live``, ``feed``, ``replay-journal``, ``sweep``, ``walk-forward``,
+``report`` (a backtest run; ``report rde MODEL``).
 A subcommand whose issue has not landed yet says so and exits with status 2.
 Configuration errors and data errors print one line naming the file, place and value, and exit
 with status 1. Every run that writes outputs writes a manifest beside them.
@@ -26,6 +26,7 @@ from engine.cli_models import (
     add_train_rde_parser,
     report_rde,
 )
+from engine.cli_research import add_research_parsers
 from engine.cli_train import add_train_all_parser, add_train_marl_parser
 from engine.errors import EngineError
 from engine.logging import configure_logging, set_log_clock
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(commands)
     add_models_parser(commands)
     add_live_parsers(commands, _common_options)
+    add_research_parsers(commands, _common_options)
     for name, issue in _PENDING.items():
         pending = commands.add_parser(name, help=f"not available yet (arrives with {issue})")
         pending.set_defaults(handler=_pending(name, issue), pending=True)

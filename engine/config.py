@@ -28,6 +28,7 @@ __all__ = [
     "PositiveFloat",
     "PositiveInt",
     "Probability",
+    "apply_overrides",
     "config_id",
     "decode_config",
     "load_toml",
@@ -97,6 +98,23 @@ def load_toml(path: str | Path, config_type: type[C], overrides: Sequence[str] =
     return decode_config(data, config_type, str(path), overrides)
 
 
+def apply_overrides(config: C, overrides: Sequence[str]) -> C:
+    """``config`` with ``--set`` style overrides applied, validated as when it was loaded.
+
+    >>> class Small(Config, frozen=True):
+    ...     size: int = 1
+    >>> apply_overrides(Small(), ["size=3"])
+    Small(size=3)
+    """
+    raw = msgspec.to_builtins(config)
+    for override in overrides:
+        _apply_override(raw, override)
+    try:
+        return msgspec.convert(raw, type=type(config))
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{', '.join(overrides)}: {_describe(exc, type(config))}") from exc
+
+
 def _apply_override(raw: dict[str, Any], override: str) -> None:
     key, sep, text = override.partition("=")
     parts = key.strip().split(".")
@@ -109,7 +127,9 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         value = text  # a bare word: a string
     table = raw
     for part in parts[:-1]:
-        nested = table.setdefault(part, {})
+        nested = table.get(part)
+        if nested is None:  # absent, or an optional section unset in a decoded config
+            nested = table[part] = {}
         if not isinstance(nested, dict):
             raise ConfigError(f"--set {key}: expected {part!r} to be a table, was {nested!r}")
         table = nested

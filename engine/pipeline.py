@@ -15,6 +15,7 @@ from components.bars import BarAggregator, BarAggregatorConfig
 from engine.bus import Bus
 from engine.chunks import BarChunk, TickChunk
 from engine.clock import TestClock
+from engine.dataset import Dataset, DataSource
 from engine.errors import EngineError
 from engine.replay_driver import ReplayDriver, ReplayStats
 from engine.schema import AppConfig
@@ -26,7 +27,7 @@ __all__ = ["ReplayPipeline", "build_aggregator", "build_replay_pipeline", "input
 class ReplayPipeline:
     """The wired replay: ``bus``, ``clock``, ``aggregators``, ``driver``, ``rejects``."""
 
-    def __init__(self, config: AppConfig, data_path: Path | None,
+    def __init__(self, config: AppConfig, data_path: DataSource | None,
                  rejects_path: Path | None) -> None:
         input_tf = input_timeframe(config)
         self.config = config
@@ -44,7 +45,10 @@ class ReplayPipeline:
         )
 
     def chunks(self) -> Iterator[BarChunk | TickChunk]:
-        """Stream validated chunks of the configured data file."""
+        """Stream validated chunks of the configured data file (or of the data set in memory,
+        read and validated once)."""
+        if isinstance(self.data_path, Dataset):
+            return iter(self.data_path.chunks)
         if self.data_path is None:
             raise EngineError("ReplayPipeline.chunks: expected a data file, none was given")
         return read_market_data(self.data_path, self.config.data, self.rejects)
@@ -75,9 +79,10 @@ def build_aggregator(config: AppConfig, timeframe: str) -> BarAggregator:
 
 
 def build_replay_pipeline(
-    config: AppConfig, data_path: Path, rejects_path: Path | None = None
+    config: AppConfig, data_path: DataSource, rejects_path: Path | None = None
 ) -> ReplayPipeline:
-    """Wire bus, clock, aggregators, reader and driver for ``config``."""
+    """Wire bus, clock, aggregators, reader and driver for ``config`` (``data_path``: a file,
+    or a :class:`~engine.dataset.Dataset` already in memory)."""
     return ReplayPipeline(config, data_path, rejects_path)
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["EpochProgress", "Progress", "estimate_rows"]
+__all__ = ["EpochProgress", "Progress", "TaskProgress", "estimate_rows"]
 
 _SAMPLE_BYTES = 1 << 18
 
@@ -109,6 +109,47 @@ class EpochProgress:
         filled = int(24 * min(epoch / max(self._epochs, 1), 1.0))
         line = (f"{self._label} [{'#' * filled}{'-' * (24 - filled)}] {epoch}/{self._epochs} "
                 f"epochs  {values}  {per:.1f} s/epoch  ETA {int(left // 60)}m{int(left % 60):02d}s")
+        self._stream.write("\r\033[K" + line)
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the line (the last state stays visible)."""
+        if self._enabled and self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+class TaskProgress:
+    """Redraw ``label [####----] 12/40 trials  1 failed  3.1 s/trial  ETA 1m02s`` as tasks
+    finish (on a terminal only, like :class:`Progress`; the time per task is the wall time
+    over the tasks done, so with several workers it is the throughput, not one task's time)."""
+
+    def __init__(self, total: int, label: str = "sweep", unit: str = "trials",
+                 stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._enabled = self._stream.isatty() if enabled is None else enabled
+        self._total = total
+        self._label = label
+        self._unit = unit
+        self.done = 0
+        self.failed = 0
+        self._start = time.perf_counter()
+        self._drawn = False
+
+    def update(self, failed: bool = False) -> None:
+        """One more task finished (``failed``: after its last attempt)."""
+        self.done += 1
+        self.failed += int(failed)
+        if not self._enabled:
+            return
+        elapsed = time.perf_counter() - self._start
+        per = elapsed / max(self.done, 1)
+        left = per * max(self._total - self.done, 0)
+        filled = int(24 * min(self.done / max(self._total, 1), 1.0))
+        line = (f"{self._label} [{'#' * filled}{'-' * (24 - filled)}] {self.done}/{self._total} "
+                f"{self._unit}  {self.failed} failed  {per:.1f} s/{self._unit[:-1]}  "
+                f"ETA {int(left // 60)}m{int(left % 60):02d}s")
         self._stream.write("\r\033[K" + line)
         self._stream.flush()
         self._drawn = True

@@ -30,8 +30,9 @@ from components.assemblers import FastAssemblerConfig, SlowAssemblerConfig
 from components.risk.model import RiskModel
 from engine.artifacts import Artifacts
 from engine.config import config_id
+from engine.dataset import DataSource, data_sha256, source_name
 from engine.errors import ModelError
-from engine.manifest import code_version, file_sha256
+from engine.manifest import code_version
 from engine.registry import DataRef, LoadedModel, save_model
 from engine.schema import AppConfig
 from replay.mrms_data import SetupData, SetupSample, collect_setups, split_setups
@@ -96,7 +97,7 @@ def compare(model: Any, mrms: RiskModel, data: SetupData,
     return table
 
 
-def run_train_marl(config: AppConfig, data_path: Path, artifacts: Artifacts, run_dir: Path,
+def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifacts, run_dir: Path,
                    models_dir: Path, name: str, data_label: str, *, resume: bool = False,
                    should_stop: Callable[[], bool] = lambda: False,
                    on_iteration: Callable[[dict[str, Any]], None] | None = None) -> MarlRun:
@@ -113,12 +114,13 @@ def run_train_marl(config: AppConfig, data_path: Path, artifacts: Artifacts, run
     sizes = {k: len(v) for k, v in splits.items()}
     log.info("marl.data", setups=len(data.samples), not_ready=data.not_ready, **sizes)
     if sizes["train"] == 0:
-        raise ModelError(f"{data_path}: expected setups in the RDE's training period, found "
+        raise ModelError(f"{source_name(data_path)}: expected setups in the RDE's training "
+                         "period, found "
                          f"none of {len(data.samples)}; use a longer data set")
     mrms = artifacts.mrms.model
     assert isinstance(mrms, RiskModel)
     env = training_account(artifacts.mrms)
-    data_sha = file_sha256(data_path)
+    data_sha = data_sha256(data_path)
     fingerprint = hashlib.sha256(msgspec.json.encode(
         [config_id(train_config), data_sha, artifacts.rde.label, artifacts.mrms.label,
          msgspec.to_builtins(config.synergy), msgspec.to_builtins(config.backtest.costs)])

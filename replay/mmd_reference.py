@@ -66,9 +66,10 @@ import numpy as np
 
 from components.regime.mmd.kernels import N_SETS
 from components.regime.mmd.reference import MmdReference
+from engine.dataset import DataSource, data_sha256, source_name
 from engine.errors import ModelError
 from engine.events import Bar, Event
-from engine.manifest import code_version, file_sha256
+from engine.manifest import code_version
 from engine.pipeline import build_replay_pipeline
 from engine.schema import AppConfig
 from engine.timeframes import parse_instant
@@ -172,7 +173,7 @@ def parse_until(text: str) -> int:
         raise ModelError(str(exc)) from exc
 
 
-def fit_mmd_reference(config: AppConfig, data_path: Path, params: FitParams, *,
+def fit_mmd_reference(config: AppConfig, data_path: DataSource, params: FitParams, *,
                       train_fraction: float | None = None, until_ns: int | None = None,
                       rejects_path: Path | None = None) -> tuple[MmdFit, ReferenceProcedure]:
     """Replay ``data_path`` and fit the reference on the training period (procedure steps
@@ -197,12 +198,13 @@ def fit_mmd_reference(config: AppConfig, data_path: Path, params: FitParams, *,
         longer = (f"; the data set needs at least {math.ceil(need / fraction)} slow bars"
                   if until_ns is None else "; pass a later --until")
         raise ModelError(
-            f"{data_path}: training period: expected at least {need} slow bars "
+            f"{source_name(data_path)}: training period: expected at least {need} slow bars "
             f"({params.vol_window} warm-up + {N_SETS} blocks x {params.block_bars}), was {cut} "
             f"({period}), which gives {blocks} block{'' if blocks == 1 else 's'}{longer}")
     fit = fit_reference(ts[:cut], high[:cut], low[:cut], close[:cut],
                         instrument=config.instrument, timeframe=slow,
-                        data_sha256=file_sha256(data_path), params=params, source=str(data_path))
+                        data_sha256=data_sha256(data_path), params=params,
+                        source=source_name(data_path))
     procedure = ReferenceProcedure(
         train_fraction=None if until_ns is not None else fraction,
         until=None if until_ns is None else format_ns(until_ns), until_ns=until_ns,
@@ -211,7 +213,7 @@ def fit_mmd_reference(config: AppConfig, data_path: Path, params: FitParams, *,
     return fit, procedure
 
 
-def _replay_slow_bars(config: AppConfig, data_path: Path, rejects_path: Path | None,
+def _replay_slow_bars(config: AppConfig, data_path: DataSource, rejects_path: Path | None,
                       slow: str, flush: bool) -> tuple[np.ndarray, ...]:
     pipeline = build_replay_pipeline(config, data_path, rejects_path)
     rows: list[tuple[int, float, float, float]] = []

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +42,7 @@ from components.risk.setup_features import setup_features
 from components.synergy import build_synergy
 from engine.artifacts import Artifacts
 from engine.backtest import build_broker
+from engine.dataset import DataSource
 from engine.events import Bar, Event, RegimeVector, SynergyDetected
 from engine.features import build_indicators
 from engine.pipeline import build_replay_pipeline
@@ -78,7 +78,7 @@ class SetupData:
     not_ready: int = 0
 
 
-def collect_setups(config: AppConfig, data_path: Path, artifacts: Artifacts,
+def collect_setups(config: AppConfig, data_path: DataSource, artifacts: Artifacts,
                    strategy: str = "mrms",
                    matrices: tuple[SlowAssemblerConfig, FastAssemblerConfig] | None = None
                    ) -> SetupData:

@@ -27,8 +27,9 @@ import structlog
 
 from engine.artifacts import Artifacts
 from engine.config import config_id
+from engine.dataset import DataSource, data_sha256, source_name
 from engine.errors import ModelError
-from engine.manifest import code_version, file_sha256
+from engine.manifest import code_version
 from engine.registry import DataRef, LoadedModel, SplitBounds, save_model
 from engine.schema import AppConfig
 from replay.data.timestamps import format_ns
@@ -96,7 +97,7 @@ def split_bounds(samples: Sequence[SetupSample]) -> SplitBounds:
                        start=format_ns(first), end=format_ns(last))
 
 
-def run_train_mrms(config: AppConfig, data_path: Path, artifacts: Artifacts, run_dir: Path,
+def run_train_mrms(config: AppConfig, data_path: DataSource, artifacts: Artifacts, run_dir: Path,
                    models_dir: Path, name: str, data_label: str, *, resume: bool = False,
                    should_stop: Callable[[], bool] = lambda: False,
                    on_iteration: Callable[[dict[str, Any]], None] | None = None) -> MrmsRun:
@@ -111,9 +112,10 @@ def run_train_mrms(config: AppConfig, data_path: Path, artifacts: Artifacts, run
     log.info("mrms.data", setups=len(data.samples), without_regime=data.without_regime,
              **sizes)
     if sizes["train"] == 0:
-        raise ModelError(f"{data_path}: expected setups in the RDE's training period, found "
+        raise ModelError(f"{source_name(data_path)}: expected setups in the RDE's training "
+                         "period, found "
                          f"none of {len(data.samples)}; use a longer data set")
-    data_sha = file_sha256(data_path)
+    data_sha = data_sha256(data_path)
     fingerprint = hashlib.sha256(msgspec.json.encode(
         [config_id(train_config), data_sha, artifacts.rde.label,
          msgspec.to_builtins(config.synergy), msgspec.to_builtins(config.backtest.costs)])

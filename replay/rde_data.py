@@ -19,7 +19,6 @@ earlier one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +28,7 @@ from components.indicators.lvn import Lvn
 from components.regime.mmd import Mmd
 from engine.artifacts import Artifacts
 from engine.component import Component
+from engine.dataset import DataSource
 from engine.errors import ConfigError
 from engine.events import Bar, Event
 from engine.features import build_indicators
@@ -70,7 +70,7 @@ class Split:
     test: slice
 
 
-def collect_regime_rows(config: AppConfig, data_path: Path, artifacts: Artifacts,
+def collect_regime_rows(config: AppConfig, data_path: DataSource, artifacts: Artifacts,
                         assembler: RegimeAssemblerConfig | None = None) -> RegimeRows:
     """Replay ``data_path`` and return the regime assembler's rows, one per slow bar."""
     if config.indicators.mmd is None or artifacts.mmd is None:

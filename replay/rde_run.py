@@ -32,8 +32,9 @@ import torch
 from components.assemblers import RegimeAssemblerConfig
 from engine.artifacts import Artifacts
 from engine.config import config_id
+from engine.dataset import DataSource, data_sha256, source_name
 from engine.errors import ModelError
-from engine.manifest import code_version, file_sha256
+from engine.manifest import code_version
 from engine.registry import DataRef, LoadedModel, SplitBounds, save_model
 from engine.schema import AppConfig
 from replay.data.timestamps import format_ns
@@ -76,7 +77,7 @@ def split_bounds(rows: RegimeRows, ends: np.ndarray, part: slice) -> SplitBounds
                        start=format_ns(start), end=format_ns(end))
 
 
-def run_train_rde(config: AppConfig, data_path: Path, artifacts: Artifacts, run_dir: Path,
+def run_train_rde(config: AppConfig, data_path: DataSource, artifacts: Artifacts, run_dir: Path,
                   models_dir: Path, name: str, data_label: str, *, resume: bool = False,
                   should_stop: Callable[[], bool] = lambda: False,
                   on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -98,11 +99,11 @@ def run_train_rde(config: AppConfig, data_path: Path, artifacts: Artifacts, run_
     sizes = {k: len(range(*v.indices(windows.shape[0]))) for k, v in parts.items()}
     if sizes["train"] < train_config.batch_size or sizes["validation"] == 0:
         raise ModelError(
-            f"{data_path}: expected at least {train_config.batch_size} training and 1 "
+            f"{source_name(data_path)}: expected at least {train_config.batch_size} training and 1 "
             f"validation window of {rows.window} slow bars, the data gave {windows.shape[0]} "
             f"ready windows ({sizes['train']} train, {sizes['validation']} validation, "
             f"{sizes['test']} test) from {rows.rows.shape[0]} slow bars; use a longer data set")
-    data_sha = file_sha256(data_path)
+    data_sha = data_sha256(data_path)
     mmd = f"{artifacts.mmd.name}/{artifacts.mmd.version}"
     fingerprint = hashlib.sha256(msgspec.json.encode(
         [config_id(train_config), list(config.train.fractions), data_sha, mmd,

@@ -16,12 +16,13 @@ from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from engine.events import TradeClosed
 from replay.report.data import EquityCurve, drawdown_fraction
 
-__all__ = ["drawdown_png", "equity_png", "pnl_histogram_png"]
+__all__ = ["drawdown_png", "equity_png", "heatmap_png", "pnl_histogram_png"]
 
 _DPI = 100
 _LINE = "#1f4e79"
@@ -172,4 +173,37 @@ def pnl_histogram_png(trades: Sequence[TradeClosed]) -> bytes:
     _histogram(panels[0], pnl, winner, "P&L per trade (USD)")
     if with_r:
         _histogram(panels[1], r_multiple, winner, "R multiple")
+    return _png(figure)
+
+
+def heatmap_png(values: np.ndarray, x_label: str, x_ticks: Sequence[str], y_label: str,
+                y_ticks: Sequence[str], title: str, best: tuple[int, int] | None = None
+                ) -> bytes:
+    """A two-parameter grid of one figure, ``values[y, x]`` (``nan``: not run, failed or
+    undefined, drawn blank), each cell annotated; ``best`` (y, x) is outlined. Diverging
+    colours centred on zero."""
+    figure = Figure(figsize=(max(5.0, 0.9 * len(x_ticks) + 2.5),
+                             max(3.5, 0.5 * len(y_ticks) + 2.0)), layout="constrained")
+    axes = figure.subplots()
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        _empty(axes, "no finished trial")
+        return _png(figure)
+    limit = float(np.abs(finite).max()) or 1.0
+    image = axes.imshow(np.ma.masked_invalid(values), cmap="RdYlGn", vmin=-limit, vmax=limit,
+                        aspect="auto", origin="lower")
+    figure.colorbar(image, ax=axes, shrink=0.9)
+    axes.set_xticks(range(len(x_ticks)), list(x_ticks), rotation=45 if len(x_ticks) > 8 else 0)
+    axes.set_yticks(range(len(y_ticks)), list(y_ticks))
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_title(title, loc="left", fontsize=11)
+    if values.size <= 400:
+        for (y, x), value in np.ndenumerate(values):
+            text = "n/a" if not np.isfinite(value) else f"{value:.2f}"
+            axes.text(x, y, text, ha="center", va="center", fontsize=8, color="black")
+    if best is not None:
+        y, x = best
+        axes.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, lw=2.0,
+                                 edgecolor="black"))
     return _png(figure)
