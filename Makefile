@@ -32,6 +32,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_mrms.py
 	$(BIN)/python bench/bench_marl.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_sweep.py
 
 # Against backtesting.py, vectorbt (the [bench] extra) and NautilusTrader (own venv, pandas < 3);
 # see docs/benchmarks.md.

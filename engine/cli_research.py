@@ -21,6 +21,7 @@ from engine.errors import EngineError
 from engine.executor import Backend
 from engine.logging import configure_logging
 from engine.schema import AppConfig, LoadedConfig
+from engine.wf_select import SELECT_METRICS, Candidate
 
 __all__ = ["EXIT_TASKS_FAILED", "add_research_parsers"]
 
@@ -81,6 +82,15 @@ def add_research_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
     walk.add_argument("--mode", choices=("rolling", "anchored"), default="rolling",
                       help="rolling: training windows of --train before each test window "
                       "(default); anchored: from the first row")
+    walk.add_argument("--grid", action="append", default=[], metavar="KEY=VALUES",
+                      help="walk-forward optimisation: choose each fold's parameters among "
+                      "these trials on its training window (as sweep --grid; repeatable)")
+    walk.add_argument("--random", type=int, metavar="N",
+                      help="with --grid: N trials drawn from it instead of the full grid")
+    walk.add_argument("--seed", type=int, metavar="N",
+                      help="seed of the random draw (default: the config's seed)")
+    walk.add_argument("--select", default="sharpe", choices=SELECT_METRICS,
+                      help="the in-sample figure a fold's trial is chosen by (default: sharpe)")
     walk.add_argument("--strict", action="store_true",
                       help="exit with status 3 when a combined target fails")
     _backend_options(walk)
@@ -109,12 +119,13 @@ def _dataset(args: argparse.Namespace, command: str
     return loaded, data_path, data, out_dir
 
 
-def _backend(args: argparse.Namespace) -> Backend:
+def _backend(args: argparse.Namespace, config: AppConfig) -> Backend:
     from engine.executor import make_backend
 
     if args.retries < 0:
         raise EngineError(f"--retries: expected 0 or more, was {args.retries}")
-    backend = make_backend(args.backend, args.address, args.workers)
+    level = "debug" if config.logging.level == "debug" else "warning"
+    backend = make_backend(args.backend, args.address, args.workers, level)
     where = ("this process" if backend.name == "serial" else
              f"{args.address or 'a local Ray'}, {backend.workers} workers")
     print(f"backend       {backend.name} ({where})")
@@ -146,7 +157,7 @@ def sweep_command(args: argparse.Namespace) -> int:
             + (f" ({grid_size(space):,}-point grid)" if all(p.kind == "values" for p in space)
                else ""))
     print(f"sweep         {len(trials):,} trials ({kind}); {len(plan.invalid)} invalid")
-    backend = _backend(args)
+    backend = _backend(args, loaded.config)
     started = time.perf_counter()
     try:
         rows, summary = run_sweep(plan, backend, args.retries, args.progress)
@@ -183,18 +194,41 @@ def walk_forward_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise EngineError(f"{data.source}: {exc}") from exc
     cfg = loaded.config
+    candidates = _candidates(args, loaded, data)
     print(f"walk-forward  {len(folds)} {args.mode} folds of {cfg.backtest.strategy}; models "
-          + ("refitted on each training window" if _learned(cfg) else "none to fit"))
-    backend = _backend(args)
+          + ("refitted on each training window" if _learned(cfg) else "none to fit")
+          + (f"; parameters chosen by {args.select} on each training window among "
+             f"{len(candidates)} trials" if candidates else ""))
+    backend = _backend(args, loaded.config)
     started = time.perf_counter()
+    chosen: dict[int, tuple[str, float]] = {}
     try:
+        configs = None
+        if candidates:
+            from engine.wf_select import Candidate, select_per_fold, write_selection
+
+            picks, selection = select_per_fold(data, folds, candidates, args.select, backend,
+                                               args.retries, args.progress)
+            write_selection(out_dir / "selection.csv", selection)
+            configs = {k: (c.config if isinstance(c, Candidate) else c)
+                       for k, c in picks.items()}
+            for r in selection:
+                if r.chosen:
+                    chosen[r.fold] = (r.params, float(getattr(r, args.select)))
         wf = walk_forward(cfg, data, folds, loaded.path.stem, backend, args.retries,
-                          args.progress)
+                          args.progress, configs)
     finally:
         backend.close()
     print(f"ran           {len(folds)} folds in {time.perf_counter() - started:.1f} s")
-    files = write_walk_forward(out_dir, cfg, folds, wf)
-    print(format_folds(fold_rows(folds, wf.folds)))
+    files = write_walk_forward(out_dir, cfg, folds, wf, chosen or None)
+    rows = fold_rows(folds, wf.folds, chosen or None)
+    print(format_folds(rows))
+    if chosen:
+        ins = [r.in_sample for r in rows if r.status == "ok"]
+        outs = [getattr(r, args.select) for r in rows if r.status == "ok"]
+        print(f"{args.select:<13} chosen trials: in-sample mean {sum(ins) / max(len(ins), 1):.2f}"
+              f", out-of-sample mean {sum(outs) / max(len(outs), 1):.2f} (the drop is the "
+              "selection's optimism)")
     if wf.combined is None:
         print(f"algospace walk-forward: {len(wf.failed)} of {len(folds)} folds failed; no "
               "combined result", file=sys.stderr)
@@ -208,6 +242,36 @@ def walk_forward_command(args: argparse.Namespace) -> int:
     if args.strict and not all(t.passed for t in wf.combined.targets):
         return 3
     return 0
+
+
+def _candidates(args: argparse.Namespace, loaded: LoadedConfig, data: Dataset
+                ) -> list[Candidate]:
+    """The trials of ``--grid`` as candidates (none without it); invalid ones are listed."""
+    from engine.sweep import plan_sweep
+    from replay.search import grid_trials, parse_space, random_trials
+
+    if not args.grid:
+        if args.random is not None or args.seed is not None:
+            raise EngineError("--random/--seed: draw the trials of --grid; expected --grid")
+        return []
+    if _learned(loaded.config):
+        raise EngineError(f"--grid: {loaded.config.backtest.strategy} refits its models on "
+                          "each training window; choosing its parameters per fold would fit "
+                          "them once per trial (run a sweep per setting instead)")
+    try:
+        space = parse_space(args.grid)
+        seed = loaded.config.seed if args.seed is None else args.seed
+        trials = (grid_trials(space) if args.random is None
+                  else random_trials(space, args.random, seed))
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
+    plan = plan_sweep(loaded, args.overrides, trials, data)
+    for row in plan.invalid:
+        print(f"invalid       #{row.trial} {' '.join(f'{k}={v}' for k, v in row.params.items())}"
+              f": {row.error}")
+    if not plan.tasks:
+        raise EngineError("--grid: every trial is invalid; nothing to choose from")
+    return [Candidate(t.index, plan.trials[t.index].params, t.config) for t in plan.tasks]
 
 
 def _learned(cfg: AppConfig) -> bool:

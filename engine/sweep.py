@@ -139,22 +139,24 @@ def run_sweep(plan: SweepPlan, backend: Backend, retries: int = 1,
     finally:
         bar.close()
     rows = list(plan.invalid)
-    for task, result in zip(plan.tasks, results, strict=True):
+    for task, result, attempts in zip(plan.tasks, results, backend.attempts, strict=True):
         params = plan.trials[task.index].params
         if isinstance(result, TaskFailure):
             rows.append(SweepRow(trial=task.index, params=params, status="failed",
                                  attempts=result.attempts, error=result.error,
                                  config_id=config_id(task.config)))
         else:
-            rows.append(_row(task, params, result))
+            rows.append(_row(task, params, result, attempts))
     rows.sort(key=lambda r: r.trial)
     return significance(rows)
 
 
-def _row(task: SweepTask, params: dict[str, str], data: ReportData) -> SweepRow:
+def _row(task: SweepTask, params: dict[str, str], data: ReportData, attempts: int
+         ) -> SweepRow:
     m = data.metrics
     return SweepRow(
-        trial=task.index, params=params, status="ok", attempts=1, config_id=data.config_id,
+        trial=task.index, params=params, status="ok", attempts=attempts,
+        config_id=data.config_id,
         trades=m.trades, total_return=m.total_return, annual_return=m.annual_return,
         sharpe=m.sharpe, sortino=m.sortino, max_drawdown=m.max_drawdown, calmar=m.calmar,
         win_rate=m.win_rate, profit_factor=m.profit_factor, days=m.days,

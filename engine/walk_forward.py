@@ -126,20 +126,34 @@ class WalkForward:
 
 
 def walk_forward(config: AppConfig, data: Dataset, folds: list[Fold], name: str,
-                 backend: Backend, retries: int = 1, progress: bool | None = None
-                 ) -> WalkForward:
-    """Run every fold on ``backend``; stitch the finished ones when none failed."""
-    tasks = [FoldTask(f, config, f"{name}-fold{f.index}") for f in folds]
+                 backend: Backend, retries: int = 1, progress: bool | None = None,
+                 configs: dict[int, AppConfig | str] | None = None) -> WalkForward:
+    """Run every fold on ``backend``; stitch the finished ones when none failed.
+
+    ``configs``: a fold's own config (its parameters chosen on its training window,
+    :mod:`engine.wf_select`), or why it has none (the fold fails without running)."""
+    tasks = []
+    results: list[FoldOutcome | TaskFailure | None] = [None] * len(folds)
+    for k, f in enumerate(folds):
+        own = config if configs is None else configs.get(f.index, config)
+        if isinstance(own, str):
+            results[k] = TaskFailure(index=f.index, attempts=0, error=own)
+        else:
+            tasks.append((k, FoldTask(f, own, f"{name}-fold{f.index}")))
     bar = TaskProgress(len(tasks), "walk-forward", "folds", enabled=progress)
     try:
-        results = backend.map(run_fold, data, tasks, retries=retries, progress=bar)
+        ran = backend.map(run_fold, data, [t for _, t in tasks], retries=retries,
+                          progress=bar)
     finally:
         bar.close()
-    done = [r for r in results if isinstance(r, FoldOutcome)]
-    if len(done) < len(results):
-        return WalkForward(results, None, _empty_curve())
+    for (k, _), result in zip(tasks, ran, strict=True):
+        results[k] = result
+    finished = [r for r in results if r is not None]
+    done = [r for r in finished if isinstance(r, FoldOutcome)]
+    if len(done) < len(folds):
+        return WalkForward(finished, None, _empty_curve())
     combined, curve = stitch(config, done, len(folds))
-    return WalkForward(results, combined, curve)
+    return WalkForward(finished, combined, curve)
 
 
 def _empty_curve() -> EquityCurve:
@@ -212,7 +226,7 @@ def stitch(config: AppConfig, folds: list[FoldOutcome], planned: int
         title=f"walk-forward {folds[0].data.strategy} on {config.instrument} "
               f"{folds[0].data.timeframe} ({len(folds)} folds)",
         strategy=folds[0].data.strategy, instrument=config.instrument,
-        timeframe=folds[0].data.timeframe, config_id=folds[0].data.config_id,
+        timeframe=folds[0].data.timeframe, config_id=config_id(config),
         metrics=metrics, bound=bound, intrabar=bt.broker.intrabar, targets=targets,
         costs=costs, counts=counts, assumptions=[*sentences, *fill_assumptions(config)],
         trades=trades)

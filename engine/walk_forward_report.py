@@ -2,10 +2,12 @@
 
 In the run directory: the combined out-of-sample report (``summary.json``, trades, equity,
 plots and HTML, as ``algospace backtest`` writes them, from the stitched curve); ``folds.csv``
-and ``folds.json`` (one row per fold: its windows, rows, when its models' fitting data ended,
-their names, and the test window's figures with the probabilistic Sharpe ratio, or the error
-of a fold that failed every attempt); ``folds/<k>/`` with each fold's own report and, for
-learned strategies, the models fitted for it (``folds/<k>/models/``, a registry folder).
+and ``folds.json`` (one row per fold: the parameters chosen on its training window with their
+in-sample figure when the walk-forward selects them, its windows, rows, when its models'
+fitting data ended, their names, and the test window's figures with the probabilistic Sharpe
+ratio, or the error of a fold that failed every attempt); ``folds/<k>/`` with each fold's own
+report and, for learned strategies, the models fitted for it (``folds/<k>/models/``, a
+registry folder).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class FoldRow(msgspec.Struct, frozen=True, kw_only=True):
 
     fold: int
     status: str
+    params: str = ""
+    in_sample: float = math.nan
     train_start: str
     train_end: str
     test_start: str
@@ -46,6 +50,7 @@ class FoldRow(msgspec.Struct, frozen=True, kw_only=True):
     sharpe: float = math.nan
     sortino: float = math.nan
     max_drawdown: float = math.nan
+    calmar: float = math.nan
     win_rate: float = math.nan
     profit_factor: float = math.nan
     psr: float = math.nan
@@ -53,11 +58,16 @@ class FoldRow(msgspec.Struct, frozen=True, kw_only=True):
     error: str = ""
 
 
-def fold_rows(folds: list[Fold], results: list[FoldOutcome | TaskFailure]) -> list[FoldRow]:
-    """One row per fold (windows as ISO UTC, each ``[start, end)``)."""
+def fold_rows(folds: list[Fold], results: list[FoldOutcome | TaskFailure],
+              chosen: dict[int, tuple[str, float]] | None = None) -> list[FoldRow]:
+    """One row per fold (windows as ISO UTC, each ``[start, end)``; ``chosen``: a fold's
+    parameters chosen on its training window and their in-sample figure)."""
     rows = []
     for fold, result in zip(folds, results, strict=True):
         windows = _windows(fold)
+        if chosen is not None and fold.index in chosen:
+            params, value = chosen[fold.index]
+            windows = msgspec.structs.replace(windows, params=params, in_sample=value)
         if isinstance(result, TaskFailure):
             rows.append(msgspec.structs.replace(windows, status="failed",
                                                 attempts=result.attempts, error=result.error))
@@ -69,7 +79,7 @@ def fold_rows(folds: list[Fold], results: list[FoldOutcome | TaskFailure]) -> li
             fitted_until="" if result.fitted_until is None else format_ns(result.fitted_until),
             models=" ".join(f"{r.name}/{r.version}" for r in result.model_refs),
             trades=m.trades, total_return=m.total_return, sharpe=m.sharpe, sortino=m.sortino,
-            max_drawdown=m.max_drawdown, win_rate=m.win_rate,
+            max_drawdown=m.max_drawdown, calmar=m.calmar, win_rate=m.win_rate,
             profit_factor=m.profit_factor, psr=m.probabilistic_sharpe))
     return rows
 
@@ -80,11 +90,11 @@ def _windows(fold: Fold) -> FoldRow:
                    test_end=format_ns(fold.test_end))
 
 
-def write_walk_forward(out_dir: Path, config: AppConfig, folds: list[Fold], wf: WalkForward
-                       ) -> dict[str, str]:
+def write_walk_forward(out_dir: Path, config: AppConfig, folds: list[Fold], wf: WalkForward,
+                       chosen: dict[int, tuple[str, float]] | None = None) -> dict[str, str]:
     """Write the files of the module docstring; return them by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = fold_rows(folds, wf.folds)
+    rows = fold_rows(folds, wf.folds, chosen)
     files: dict[str, str] = {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -132,4 +142,8 @@ def format_folds(rows: list[FoldRow]) -> str:
             f" {_fmt(r.sharpe, '{:.2f}'):>7} {_fmt(r.sortino, '{:.2f}'):>8} "
             f"{_fmt(100 * r.max_drawdown, '{:.2f}%'):>7} {_fmt(r.profit_factor, '{:.2f}'):>5} "
             f"{_fmt(r.psr, '{:.2f}'):>5}  {r.fitted_until[:16] or '-'}")
+    for r in rows:
+        if r.params:
+            lines.append(f"{r.fold:>4}  chosen on its training window: {r.params} "
+                         f"(in-sample {_fmt(r.in_sample, '{:.2f}')})")
     return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 The data span is ``[first_ns, last_ns]`` (times of its first and last rows: bar closes, or
 trade times for ticks). ``N`` test windows of length ``test`` tile the end of the span back to
-back, the last one ending just after the last row; fold ``k`` trains on the window before its
-test window:
+back, the last one ending at the first whole second after the last row (bars closing on the
+hour give windows ending a second past it); fold ``k`` trains on the window before its test
+window:
 
 - ``rolling``: the ``train`` long window ending ``gap`` before the test window;
 - ``anchored``: from the first row to ``gap`` before the test window (growing each fold).
@@ -75,7 +76,7 @@ def make_folds(first_ns: int, last_ns: int, folds: int, train_ns: int,
         raise ValueError(f"--gap: expected a duration >= 0, was {gap_ns} ns")
     if mode not in ("rolling", "anchored"):
         raise ValueError(f"--mode: expected 'rolling' or 'anchored', was {mode!r}")
-    end = -(-(last_ns + 1) // _SECOND) * _SECOND  # whole seconds, so the windows print plainly
+    end = -(-(last_ns + 1) // _SECOND) * _SECOND  # a whole second: the windows print plainly
     span = end - first_ns
     if test_ns is None:
         test_ns = (span - train_ns - gap_ns) // folds // _SECOND * _SECOND

@@ -39,6 +39,10 @@ def dies_once(shared, item):
     return item * 10
 
 
+def returns_none(shared, item):
+    return item if item % 2 else None
+
+
 def test_serial_runs_in_order():
     results = SerialBackend().map(square_plus, {"offset": 1}, [3, 1, 2])
     assert results == [10, 2, 5]
@@ -52,6 +56,7 @@ def test_a_failed_task_is_retried_and_counted(backend, tmp_path, request):
     progress = TaskProgress(5, enabled=False)
     assert runner.map(fail_once, str(tmp_path), list(range(5)), retries=1,
                       progress=progress) == [0, 1, 2, 3, 4]
+    assert runner.attempts == [1, 2, 1, 2, 1]
     assert progress.done == 5 and progress.failed == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tried-1", "tried-3"]
 
@@ -102,6 +107,24 @@ def test_bad_backend_options_are_named():
         make_backend("dask")
     with pytest.raises(EngineError, match="--address: joins a Ray cluster"):
         make_backend("serial", address="head:6379")
+    with pytest.raises(EngineError, match="--workers: sets the cores of a local Ray"):
+        make_backend("serial", workers=2)
+
+
+def test_an_address_where_nothing_listens_fails_at_once():
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(EngineError, match=f"--address 127.0.0.1:{port}: nothing answers there"):
+        RayBackend(address=f"127.0.0.1:{port}")
+    with pytest.raises(EngineError, match="expected HOST:PORT"):
+        RayBackend(address="head-node")
+
+
+def test_none_is_a_result_like_any_other(local_ray):
+    assert RayBackend().map(returns_none, None, [0, 1, 2]) == [None, 1, None]
 
 
 def config_error(shared, item):
