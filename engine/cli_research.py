@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import structlog
 
 from engine.dataset import Dataset
@@ -31,6 +32,8 @@ log = structlog.get_logger(__name__)
 
 
 def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", metavar="NAME",
+                        help="strategy to run (default: backtest.strategy of the config)")
     parser.add_argument("--backend", choices=("ray", "serial"), default="ray",
                         help="ray: tasks on Ray (default; needs the [distributed] extra); "
                         "serial: one after another in this process")
@@ -61,6 +64,10 @@ def add_research_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
                        "grid)")
     sweep.add_argument("--seed", type=int, metavar="N",
                        help="seed of the random draw (default: the config's seed)")
+    sweep.add_argument("--path", choices=("bus", "batch"), default="bus",
+                       help="bus: every bar through the event bus (default); batch: the same "
+                       "kernels over chunks, identical results, for strategies with a batch "
+                       "form (sma_cross, buy_hold)")
     sweep.add_argument("--top", type=int, default=10, metavar="N",
                        help="trials shown in the table (default: 10)")
     _backend_options(sweep)
@@ -144,14 +151,25 @@ def sweep_command(args: argparse.Namespace) -> int:
         raise EngineError(str(exc)) from exc
     if args.random is None and args.seed is not None:
         raise EngineError("--seed: seeds the random draw; expected --random N with it")
-    loaded, _, data, out_dir = _dataset(args, "sweep")
+    grid = " ".join(f"--grid {g}" for g in args.grid)
+    drawn = "" if args.random is None else f" --random {args.random} --seed {args.seed}"
+    loaded, _, data, out_dir = _dataset(args, f"sweep {grid}{drawn} --path {args.path}")
     seed = loaded.config.seed if args.seed is None else args.seed
     try:
         trials = (grid_trials(space) if args.random is None
                   else random_trials(space, args.random, seed))
     except ValueError as exc:
         raise EngineError(str(exc)) from exc
-    plan = plan_sweep(loaded, args.overrides, trials, data)
+    plan = plan_sweep(loaded, args.overrides, trials, data, args.path)
+    refs = {(r.name, r.version): r for a in plan.shared.artifacts.values()
+            for r in a.model_refs()}
+    if refs:  # the fitted models the trials decide with, in the run's manifest
+        from engine.manifest import RunManifest, write_manifest
+
+        manifest = msgspec.json.decode((out_dir / "manifest.json").read_bytes(),
+                                       type=RunManifest)
+        write_manifest(out_dir, msgspec.structs.replace(
+            manifest, models=[refs[k] for k in sorted(refs)]))
     kind = (f"grid of {' x '.join(p.key for p in space)}" if args.random is None else
             f"random draw, seed {seed}, from {' x '.join(p.key for p in space)}"
             + (f" ({grid_size(space):,}-point grid)" if all(p.kind == "values" for p in space)
@@ -187,7 +205,10 @@ def walk_forward_command(args: argparse.Namespace) -> int:
         gap = 0 if args.gap in ("0", "0h", "0d", "0w") else parse_duration(args.gap, "--gap")
     except ValueError as exc:
         raise EngineError(str(exc)) from exc
-    loaded, _, data, out_dir = _dataset(args, f"walk-forward {args.mode}")
+    grid = "".join(f" --grid {g}" for g in args.grid)
+    loaded, _, data, out_dir = _dataset(
+        args, f"walk-forward --folds {args.folds} --train {args.train} --test {args.test} "
+        f"--gap {args.gap} --mode {args.mode}{grid} --select {args.select}")
     try:
         folds = make_folds(data.first_ns, data.last_ns, args.folds, train, test, args.mode,
                            gap)

@@ -147,5 +147,6 @@ def write_manifest(out_dir: Path, manifest: RunManifest) -> Path:
 
 
 def _slug(command: str) -> str:
-    """``command`` as a directory-name part: letters, digits, ``_`` and ``-`` only."""
-    return re.sub(r"[^A-Za-z0-9_]+", "-", command).strip("-")
+    """``command`` up to its first ``--option``, as a directory-name part: letters, digits,
+    ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9_]+", "-", command.split(" --")[0]).strip("-")

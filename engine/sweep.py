@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 
 from engine.artifacts import Artifacts, evaluation_start, load_artifacts
-from engine.backtest import uses_models
+from engine.backtest import Path_, uses_models
 from engine.config import config_id
 from engine.dataset import Dataset
 from engine.errors import ConfigError, EngineError
@@ -101,8 +101,9 @@ def _artifacts_key(artifacts: Artifacts) -> str:
 
 
 def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[Trial],
-               data: Dataset) -> SweepPlan:
-    """Validate every trial's config and load its models (once per distinct set)."""
+               data: Dataset, path: Path_ = "bus") -> SweepPlan:
+    """Validate every trial's config and load its models (once per distinct set); the trials
+    run on the backtest's ``path`` (``batch``: strategies with a batch form)."""
     tasks: list[SweepTask] = []
     invalid: list[SweepRow] = []
     by_key: dict[str, Artifacts] = {}
@@ -125,7 +126,7 @@ def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[
             continue
         key = _artifacts_key(artifacts)
         by_key.setdefault(key, artifacts)
-        tasks.append(SweepTask(trial.index, cfg, start, key))
+        tasks.append(SweepTask(trial.index, cfg, start, key, path))
     return SweepPlan(tasks, {t.index: t for t in trials}, SweepShared(data, by_key), invalid)
 
 

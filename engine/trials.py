@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.artifacts import Artifacts
-from engine.backtest import run_backtest, uses_models
+from engine.backtest import Path_, run_backtest, uses_models
 from engine.backtest_report import EquityCurves, summarise
 from engine.dataset import Dataset
 from engine.schema import AppConfig
@@ -59,12 +59,14 @@ class Evaluation:
 
 
 def evaluate(config: AppConfig, data: Dataset, start_ns: int | None,
-             artifacts: Artifacts | None = None, keep_curve: bool = False) -> Evaluation:
-    """Backtest ``config`` over ``data``, trading and measuring from ``start_ns``."""
+             artifacts: Artifacts | None = None, keep_curve: bool = False,
+             path: Path_ = "bus") -> Evaluation:
+    """Backtest ``config`` over ``data`` on ``path``, trading and measuring from
+    ``start_ns``."""
     curves = EquityCurves(config, keep_curve=keep_curve, start_ns=start_ns)
     with torch_threads(uses_models(config)):
-        run = run_backtest(config, data.chunks, on_marks=curves, artifacts=artifacts,
-                           start_ns=start_ns)
+        run = run_backtest(config, data.chunks, path=path, on_marks=curves,
+                           artifacts=artifacts, start_ns=start_ns)
     counts = {"input_rows": run.input_rows, "rejected_rows": data.rejected,
               "repaired_rows": data.repaired}
     report = summarise(run, curves.run, curves.bound, counts, start_ns, artifacts)
@@ -89,12 +91,13 @@ class SweepTask:
     config: AppConfig
     start_ns: int | None
     artifacts: str
+    path: Path_ = "bus"
 
 
 def run_sweep_trial(shared: SweepShared, task: SweepTask) -> ReportData:
     """The report data of one trial (no trade list: a sweep keeps the metrics)."""
     artifacts = shared.artifacts.get(task.artifacts)
-    out = evaluate(task.config, shared.data, task.start_ns, artifacts)
+    out = evaluate(task.config, shared.data, task.start_ns, artifacts, path=task.path)
     return _without_trades(out.data)
 
 

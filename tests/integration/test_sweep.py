@@ -34,6 +34,17 @@ def test_ray_writes_the_serial_files(serial, local_ray, tmp_path):
         assert (out / name).read_bytes() == (serial / name).read_bytes(), name
 
 
+def test_the_batch_path_gives_the_bus_paths_results(serial, tmp_path):
+    out = tmp_path / "batch"
+    assert main(["sweep", *SMA, *GRID, "--backend", "serial", "--path", "batch", "--out",
+                 str(out)]) == 0
+    assert (out / "results.csv").read_bytes() == (serial / "results.csv").read_bytes()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == ("sweep --grid strategies.sma_cross.fast=5,10 --grid "
+                                   "strategies.sma_cross.slow=30,50 --path batch")
+    assert manifest["run_id"].startswith("sweep-")
+
+
 def test_the_table_has_a_row_per_trial_with_typed_parameters(serial):
     table = pq.read_table(serial / "results.parquet").to_pydict()
     assert table["trial"] == [0, 1, 2, 3]
