@@ -96,59 +96,22 @@ class EpochProgress:
         self._done = self._start_done = done
         self._start = time.perf_counter()
         self._drawn = False
+        self._unit = "epochs"
 
     def update(self, epoch: int, values: str) -> None:
         """Epoch ``epoch`` (1-based) finished; ``values`` is shown beside the bar."""
         self._done = epoch
+        self._draw(epoch, values)
+
+    def _draw(self, done: int, values: str) -> None:
         if not self._enabled:
             return
         elapsed = time.perf_counter() - self._start
-        run = max(epoch - self._start_done, 1)
-        per = elapsed / run
-        left = per * max(self._epochs - epoch, 0)
-        filled = int(24 * min(epoch / max(self._epochs, 1), 1.0))
-        line = (f"{self._label} [{'#' * filled}{'-' * (24 - filled)}] {epoch}/{self._epochs} "
-                f"epochs  {values}  {per:.1f} s/epoch  ETA {int(left // 60)}m{int(left % 60):02d}s")
-        self._stream.write("\r\033[K" + line)
-        self._stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        """End the line (the last state stays visible)."""
-        if self._enabled and self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-class TaskProgress:
-    """Redraw ``label [####----] 12/40 trials  1 failed  3.1 s/trial  ETA 1m02s`` as tasks
-    finish (on a terminal only, like :class:`Progress`; the time per task is the wall time
-    over the tasks done, so with several workers it is the throughput, not one task's time)."""
-
-    def __init__(self, total: int, label: str = "sweep", unit: str = "trials",
-                 stream: TextIO | None = None, enabled: bool | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stderr
-        self._enabled = self._stream.isatty() if enabled is None else enabled
-        self._total = total
-        self._label = label
-        self._unit = unit
-        self.done = 0
-        self.failed = 0
-        self._start = time.perf_counter()
-        self._drawn = False
-
-    def update(self, failed: bool = False) -> None:
-        """One more task finished (``failed``: after its last attempt)."""
-        self.done += 1
-        self.failed += int(failed)
-        if not self._enabled:
-            return
-        elapsed = time.perf_counter() - self._start
-        per = elapsed / max(self.done, 1)
-        left = per * max(self._total - self.done, 0)
-        filled = int(24 * min(self.done / max(self._total, 1), 1.0))
-        line = (f"{self._label} [{'#' * filled}{'-' * (24 - filled)}] {self.done}/{self._total} "
-                f"{self._unit}  {self.failed} failed  {per:.1f} s/{self._unit[:-1]}  "
+        per = elapsed / max(done - self._start_done, 1)
+        left = per * max(self._epochs - done, 0)
+        filled = int(24 * min(done / max(self._epochs, 1), 1.0))
+        line = (f"{self._label} [{'#' * filled}{'-' * (24 - filled)}] {done}/{self._epochs} "
+                f"{self._unit}  {values}  {per:.1f} s/{self._unit[:-1]}  "
                 f"ETA {int(left // 60)}m{int(left % 60):02d}s")
         self._stream.write("\r\033[K" + line)
         self._stream.flush()
@@ -159,3 +122,22 @@ class TaskProgress:
         if self._enabled and self._drawn:
             self._stream.write("\n")
             self._stream.flush()
+
+
+class TaskProgress(EpochProgress):
+    """Redraw ``label [####----] 12/40 trials  1 failed  3.1 s/trial  ETA 1m02s`` as tasks
+    finish (on a terminal only, like :class:`Progress`; the time per task is the wall time
+    over the tasks done, so with several workers it is the throughput, not one task's time)."""
+
+    def __init__(self, total: int, label: str = "sweep", unit: str = "trials",
+                 stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        super().__init__(total, label, stream, enabled)
+        self._unit = unit
+        self.done = 0
+        self.failed = 0
+
+    def update(self, failed: bool = False) -> None:  # type: ignore[override]
+        """One more task finished (``failed``: after its last attempt)."""
+        self.done += 1
+        self.failed += int(failed)
+        self._draw(self.done, f"{self.failed} failed")

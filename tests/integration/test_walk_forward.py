@@ -8,6 +8,7 @@ folds' curves joined, each fold adding its P&L to where the previous ones ended.
 """
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
@@ -20,15 +21,12 @@ from replay.data.timestamps import format_ns
 from replay.folds import make_folds
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["train.rde.model.window=24", "train.rde.model.d_model=16", "train.rde.model.heads=2",
-        "train.rde.model.layers=1", "train.rde.model.feedforward=32", "train.rde.epochs=2",
-        "train.mrms.model.hidden=16", "train.mrms.iterations=2", "train.mrms.episodes=1",
-        "train.mrms.update_epochs=1", "train.mrms.eval_every=1",
-        "train.marl.model.hidden=8", "train.marl.model.conv_channels=4",
-        "train.marl.model.lstm=4", "train.marl.iterations=2", "train.marl.episodes=1",
-        "train.marl.update_epochs=1", "train.marl.eval_every=1", "train.marl.gate.samples=8",
-        "marl.gate.samples=8", "marl.gate.min_agree=1", "marl.gate.threshold=0.0",
-        "marl.gate.penalty=0.0", "backtest.strategy=marl"]
+_spec = importlib.util.spec_from_file_location("train_all_tests",
+                                               ROOT / "tests/integration/test_train_all.py")
+_train_all = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_train_all)
+# the tiny models and the lenient gate 1 of the train-all tests
+TINY = [*_train_all.TINY, *_train_all.LENIENT, "backtest.strategy=marl"]
 LEARNED = ["walk-forward", "--folds", "2", "--train", "150d", "--test", "30d",
            *[a for pair in TINY for a in ("--set", pair)]]
 

@@ -30,3 +30,22 @@ def test_row_estimates_of_bundled_files():
     estimate = estimate_rows(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv")
     assert estimate is not None and abs(estimate - 20_111) < 0.05 * 20_111
     assert estimate_rows(ROOT / "data" / "es_ticks_2013-09.csv.gz") is None
+
+
+def test_task_progress_counts_tasks_and_failures():
+    import io
+
+    from engine.progress import TaskProgress
+
+    stream = io.StringIO()
+    bar = TaskProgress(4, "walk-forward", "folds", stream=stream, enabled=True)
+    bar.update()
+    bar.update(failed=True)
+    bar.close()
+    assert (bar.done, bar.failed) == (2, 1)
+    last = stream.getvalue().split("\r\x1b[K")[-1]
+    assert last.startswith("walk-forward [############------------] 2/4 folds  1 failed  ")
+    assert " s/fold  ETA " in last and last.endswith("\n")
+    quiet = io.StringIO()
+    TaskProgress(2, stream=quiet).update()  # not a terminal: nothing drawn
+    assert quiet.getvalue() == ""
