@@ -205,6 +205,8 @@ def stitch(config: AppConfig, folds: list[FoldOutcome], planned: int
         for key, value in f.data.counts.items():
             if key in ("rejected_rows", "repaired_rows"):
                 counts[key] = value  # the data set's, the same in every fold
+            elif key in ("bars", "input_rows"):  # each fold replays its training window too
+                counts[f"{key}_replayed"] = counts.get(f"{key}_replayed", 0) + value
             elif key != "open_position":
                 counts[key] = counts.get(key, 0) + value
     costs = CostTotals(commission_usd=sum(f.data.costs.commission_usd for f in folds),

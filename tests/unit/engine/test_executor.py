@@ -5,6 +5,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.errors import EngineError
 from engine.executor import RAY_INSTALL_HINT, RayBackend, SerialBackend, TaskFailure, make_backend
@@ -142,3 +144,29 @@ def test_the_engines_own_errors_are_not_retried(backend, request):
     [failure] = runner.map(config_error, None, [5], retries=3)
     assert isinstance(failure, TaskFailure) and failure.attempts == 1
     assert failure.error == "ConfigError: strategies.x: bad value 5"
+
+
+def fails_while(shared, item):
+    """Item ``(key, n)`` raises on its first ``n`` attempts (counted in ``shared``)."""
+    key, n = item
+    shared[key] = shared.get(key, 0) + 1
+    if shared[key] <= n:
+        raise RuntimeError(f"attempt {shared[key]} of {key}")
+    return key
+
+
+@given(st.lists(st.integers(0, 4), max_size=12), st.integers(0, 3))
+def test_serial_retries_exactly_as_promised(failures, retries):
+    """Whatever fails how often: an item is retried up to ``retries`` times, succeeds when
+    it fails fewer times than its attempts, and is reported otherwise; nothing is dropped."""
+    backend = SerialBackend()
+    items = list(enumerate(failures))
+    results = backend.map(fails_while, {}, items, retries=retries)
+    assert len(results) == len(items)
+    for (key, n), result, attempts in zip(items, results, backend.attempts, strict=True):
+        if n <= retries:
+            assert result == key and attempts == n + 1
+        else:
+            assert isinstance(result, TaskFailure) and result.index == key
+            assert attempts == result.attempts == retries + 1
+            assert result.error == f"RuntimeError: attempt {retries + 1} of {key}"
