@@ -129,17 +129,19 @@ def _fmt(value: float, spec: str) -> str:
 
 def format_folds(rows: list[FoldRow]) -> str:
     """The per-fold table for the terminal."""
-    lines = [f"{'fold':>4}  {'test window':<23} {'trades':>6} {'return':>8} {'sharpe':>7} "
+    width = 35
+    lines = [f"{'fold':>4}  {'test window':<{width}} {'trades':>6} {'return':>8} {'sharpe':>7} "
              f"{'sortino':>8} {'max DD':>7} {'PF':>5} {'PSR':>5}  models fitted until"]
     for r in rows:
-        window = f"{r.test_start[:10]} .. {r.test_end[:10]}"
+        window = f"{r.test_start[:16]} .. {r.test_end[:16]}".replace("T", " ")
         if r.status != "ok":
-            lines.append(f"{r.fold:>4}  {window:<23} failed after {r.attempts} attempts: "
+            lines.append(f"{r.fold:>4}  {window:<{width}} failed after {r.attempts} attempts: "
                          f"{r.error}")
             continue
         lines.append(
-            f"{r.fold:>4}  {window:<23} {r.trades:>6} {_fmt(100 * r.total_return, '{:.2f}%'):>8}"
-            f" {_fmt(r.sharpe, '{:.2f}'):>7} {_fmt(r.sortino, '{:.2f}'):>8} "
+            f"{r.fold:>4}  {window:<{width}} {r.trades:>6} "
+            f"{_fmt(100 * r.total_return, '{:.2f}%'):>8} {_fmt(r.sharpe, '{:.2f}'):>7} "
+            f"{_fmt(r.sortino, '{:.2f}'):>8} "
             f"{_fmt(100 * r.max_drawdown, '{:.2f}%'):>7} {_fmt(r.profit_factor, '{:.2f}'):>5} "
             f"{_fmt(r.psr, '{:.2f}'):>5}  {r.fitted_until[:16] or '-'}")
     for r in rows:
