@@ -296,6 +296,6 @@ def _candidates(args: argparse.Namespace, loaded: LoadedConfig, data: Dataset
 
 
 def _learned(cfg: AppConfig) -> bool:
-    from engine.refit import needs_fitting
+    from engine.backtest import uses_models
 
-    return needs_fitting(cfg)
+    return uses_models(cfg)

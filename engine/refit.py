@@ -24,12 +24,7 @@ from engine.dataset import Dataset
 from engine.errors import ModelError
 from engine.schema import AppConfig, LoadedConfig
 
-__all__ = ["fit_models", "needs_fitting"]
-
-
-def needs_fitting(config: AppConfig) -> bool:
-    """Whether the configured strategy decides with fitted models (:func:`uses_models`)."""
-    return uses_models(config)
+__all__ = ["fit_models"]
 
 
 def fit_models(config: AppConfig, data: Dataset, work_dir: Path, name: str
@@ -43,7 +38,7 @@ def fit_models(config: AppConfig, data: Dataset, work_dir: Path, name: str
     from replay.mrms_run import run_train_mrms
     from replay.rde_run import run_train_rde
 
-    if not needs_fitting(config):
+    if not uses_models(config):
         return config, Artifacts()
     models = work_dir / "models"
     config_file = work_dir / "config.toml"  # not written: resolves nothing (paths are absolute)

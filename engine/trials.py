@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from engine.artifacts import Artifacts
@@ -98,13 +99,7 @@ def run_sweep_trial(shared: SweepShared, task: SweepTask) -> ReportData:
     """The report data of one trial (no trade list: a sweep keeps the metrics)."""
     artifacts = shared.artifacts.get(task.artifacts)
     out = evaluate(task.config, shared.data, task.start_ns, artifacts, path=task.path)
-    return _without_trades(out.data)
-
-
-def _without_trades(data: ReportData) -> ReportData:
-    import msgspec
-
-    return msgspec.structs.replace(data, trades=[])
+    return msgspec.structs.replace(out.data, trades=[])
 
 
 def daily_sharpe(sharpe: float, days_per_year: float) -> float:

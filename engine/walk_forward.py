@@ -31,15 +31,16 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from engine.backtest import uses_models
 from engine.backtest_report import fill_assumptions, trade_metrics
 from engine.config import config_id
 from engine.dataset import Dataset
 from engine.executor import Backend, TaskFailure
 from engine.manifest import ModelRef
 from engine.progress import TaskProgress
-from engine.refit import fit_models, needs_fitting
+from engine.refit import fit_models
 from engine.schema import AppConfig
-from engine.trials import evaluate
+from engine.trials import evaluate, torch_threads
 from replay.data.timestamps import format_ns
 from replay.folds import Fold
 from replay.metrics import (
@@ -86,9 +87,7 @@ def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
     models: dict[str, bytes] = {}
     artifacts = None
     fitted_until = None
-    if needs_fitting(config):
-        from engine.trials import torch_threads
-
+    if uses_models(config):
         with tempfile.TemporaryDirectory(prefix="algospace-fold-") as tmp, torch_threads(True):
             config, artifacts = fit_models(config, train, Path(tmp), task.name)
             models = _files(Path(tmp) / "models")
