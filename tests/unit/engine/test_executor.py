@@ -170,3 +170,20 @@ def test_serial_retries_exactly_as_promised(failures, retries):
             assert isinstance(result, TaskFailure) and result.index == key
             assert attempts == result.attempts == retries + 1
             assert result.error == f"RuntimeError: attempt {retries + 1} of {key}"
+
+
+def test_the_shared_object_is_put_in_the_object_store_once(local_ray, monkeypatch):
+    """Not once per task, nor once per stage of a command: once per backend."""
+    puts = []
+    real_put = local_ray.put
+
+    def counting_put(value, *args, **kwargs):
+        puts.append(type(value).__name__)
+        return real_put(value, *args, **kwargs)
+
+    monkeypatch.setattr(local_ray, "put", counting_put)
+    backend = RayBackend()
+    shared = {"offset": 3}
+    assert backend.map(square_plus, shared, list(range(6))) == [3 + i * i for i in range(6)]
+    assert backend.map(square_plus, shared, [7, 8]) == [52, 67]
+    assert puts == ["dict"]
