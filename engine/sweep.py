@@ -100,6 +100,20 @@ def _artifacts_key(artifacts: Artifacts) -> str:
     return "|".join(f"{r.name}/{r.version}/{r.sha256}" for r in artifacts.model_refs())
 
 
+def _load(loaded: LoadedConfig, loads: dict[bytes, Artifacts]) -> Artifacts:
+    """The config's models, loaded and checked once per distinct set of what the loading reads
+    (the model paths, the synergy settings they were trained on, instrument and timeframes)."""
+    cfg = loaded.config
+    marl = cfg.backtest.strategy == "marl"
+    key = msgspec.json.encode([
+        str(loaded.path), cfg.indicators.mmd, cfg.regime, cfg.risk,
+        None if cfg.marl is None else cfg.marl.model, cfg.synergy, cfg.instrument,
+        cfg.timeframes, marl])
+    if key not in loads:
+        loads[key] = load_artifacts(loaded, risk=True, marl=marl)
+    return loads[key]
+
+
 def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[Trial],
                data: Dataset, path: Path_ = "bus") -> SweepPlan:
     """Validate every trial's config and load its models (once per distinct set); the trials
@@ -107,6 +121,7 @@ def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[
     tasks: list[SweepTask] = []
     invalid: list[SweepRow] = []
     by_key: dict[str, Artifacts] = {}
+    loads: dict[bytes, Artifacts] = {}
     for trial in trials:
         for o in trial.overrides:
             if o.split("=", 1)[0].strip().split(".")[0] == "data":
@@ -117,8 +132,7 @@ def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[
             cfg = trial_loaded.config
             artifacts = Artifacts()
             if uses_models(cfg) or cfg.backtest.start == "auto":
-                artifacts = load_artifacts(trial_loaded, risk=True,
-                                           marl=cfg.backtest.strategy == "marl")
+                artifacts = _load(trial_loaded, loads)
             start = evaluation_start(cfg, artifacts, models=uses_models(cfg))
         except EngineError as exc:
             invalid.append(SweepRow(trial=trial.index, params=trial.params, status="invalid",

@@ -5,6 +5,7 @@ Bailey & Lopez de Prado worked example when the trials have its dispersion."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ from engine.cli import main
 from engine.sweep import SweepRow, significance
 from replay.metrics import deflated_sharpe_ratio
 
+ROOT = Path(__file__).resolve().parents[2]
 SMA = ["--set", "backtest.strategy=sma_cross"]
 GRID = ["--grid", "strategies.sma_cross.fast=5,10", "--grid", "strategies.sma_cross.slow=30,50"]
 FILES = ("results.csv", "results.parquet", "summary.json", "heatmap_sharpe.png",
@@ -121,3 +123,28 @@ def test_dsr_reproduces_the_papers_worked_example():
     assert summary.sharpe_variance_daily == pytest.approx(target, rel=1e-12)
     assert summary.expected_max_sharpe_daily == pytest.approx(0.1132, abs=1e-4)
     assert summary.best_dsr == pytest.approx(0.9004, abs=5e-5)
+
+
+def test_a_learned_sweep_loads_its_models_once(monkeypatch):
+    """Trials that differ in the gate's threshold share the registered models: loaded and
+    checked once, shipped once, named in every trial's task."""
+    import engine.sweep as sweep
+    from engine.dataset import Dataset
+    from engine.schema import load_app_config
+    from replay.search import grid_trials, parse_space
+
+    loads = []
+    real = sweep.load_artifacts
+    monkeypatch.setattr(sweep, "load_artifacts",
+                        lambda *a, **k: loads.append(1) or real(*a, **k))
+    loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml", ["backtest.strategy=marl"])
+    trials = grid_trials(parse_space(["marl.gate.threshold=0.5,0.6,0.7"]))
+    plan = sweep.plan_sweep(loaded, ["backtest.strategy=marl"], trials,
+                            Dataset("x", "0" * 64, ()))
+    assert len(loads) == 1 and len(plan.tasks) == 3 and not plan.invalid
+    [(key, artifacts)] = plan.shared.artifacts.items()
+    assert {t.artifacts for t in plan.tasks} == {key}
+    assert [r.name for r in artifacts.model_refs()] == [
+        "mmd_reference/btcusd_1h", "rde/btcusd_1h", "mrms/btcusd_1h", "marl/btcusd_1h"]
+    assert len({t.start_ns for t in plan.tasks}) == 1  # after every fitted period
+    assert plan.tasks[0].start_ns == artifacts.fitted_until() + 1
