@@ -9,6 +9,7 @@ paths, so the same config, data and seed give byte-identical ``summary.json`` an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -18,7 +19,7 @@ from engine.artifacts import Artifacts, evaluation_start
 from engine.backtest import BacktestRun, Path_, execution_timeframe, run_backtest, uses_models
 from engine.chunks import BarChunk, TickChunk
 from engine.config import config_id
-from engine.events import TradeClosed
+from engine.events import Event, TradeClosed
 from engine.pipeline import build_replay_pipeline
 from engine.progress import Progress, estimate_rows
 from engine.schema import AppConfig
@@ -104,13 +105,15 @@ def _since(marks: Marks, start_ns: int) -> Marks:
 
 def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_ = "bus",
                   progress: bool | None = None, artifacts: Artifacts | None = None,
-                  start_ns: int | None = None) -> BacktestOutcome:
+                  start_ns: int | None = None, tap: Callable[[Event], None] | None = None
+                  ) -> BacktestOutcome:
     """Backtest ``data_path`` with ``config``; write the report into ``out_dir``.
 
     ``progress`` shows a progress bar (``None``: only on a terminal). ``artifacts``: the
     fitted models the config names (a learned strategy needs them; ``backtest.start = "auto"``
     reads their periods). Trading and the metrics start at :func:`evaluation_start`, or at
-    ``start_ns`` when given (a baseline measured over another run's period).
+    ``start_ns`` when given (a baseline measured over another run's period). ``tap`` sees
+    every event the bus delivers (the learned run's diagnostics).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if start_ns is None:
@@ -125,7 +128,7 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
 
     try:
         run = run_backtest(config, pipeline.chunks(), path=path, on_marks=curves,
-                           on_chunk=advance, artifacts=artifacts, start_ns=start_ns)
+                           on_chunk=advance, artifacts=artifacts, start_ns=start_ns, tap=tap)
     finally:
         bar.close()
         pipeline.rejects.close()

@@ -15,9 +15,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
+
+if TYPE_CHECKING:
+    from replay.gate_tap import GateTap
 
 from engine.cli_live import add_live_parsers
 from engine.cli_models import (
@@ -272,11 +276,18 @@ def _backtest(args: argparse.Namespace) -> int:
     out_dir = _run_dir(args, cfg, manifest.run_id)
     write_manifest(out_dir, manifest)
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
+    tap = _gate_tap(cfg, artifacts) if cfg.backtest.strategy == "marl" else None
     outcome = backtest_file(cfg, data_path, out_dir, path=args.path, progress=args.progress,
-                            artifacts=artifacts)
+                            artifacts=artifacts, tap=None if tap is None else tap.on_event)
     print(format_summary(outcome.data))
     if cfg.backtest.strategy == "marl":
         _compare(cfg, data_path, out_dir, artifacts, outcome)
+    if tap is not None:
+        from replay.marl_diagnostics import format_summary as gate_summary
+        from replay.marl_diagnostics import write_diagnostics
+
+        summary = write_diagnostics(out_dir / "diagnostics", "backtest", tap.rows())
+        print(gate_summary(summary, "\ngate 1, out of sample"))
     print(f"run directory: {out_dir}")
     if "html" in outcome.files:
         print(f"report:        {outcome.files['html']}")
@@ -285,6 +296,18 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"algospace backtest: targets failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_TARGETS_FAILED
     return 0
+
+
+def _gate_tap(cfg: AppConfig, artifacts: object) -> GateTap:
+    """The learned run's per-setup diagnostics tap, from its evaluation start."""
+    from engine.artifacts import Artifacts, evaluation_start
+    from engine.backtest import build_broker
+    from replay.gate_tap import GateTap
+
+    assert isinstance(artifacts, Artifacts)
+    start = evaluation_start(cfg, artifacts, models=True)
+    return GateTap(build_broker(cfg, cfg.strategies.marl.name).config,
+                   -(2**63) if start is None else start)
 
 
 def _compare(cfg: AppConfig, data_path: Path, out_dir: Path, artifacts: object,
@@ -297,10 +320,13 @@ def _compare(cfg: AppConfig, data_path: Path, out_dir: Path, artifacts: object,
     start = evaluation_start(cfg, artifacts, models=True)
     outcomes = {"marl": outcome, **compare_baselines(cfg, data_path, out_dir / "baselines",
                                                      start)}
-    rows = comparison_table(outcomes)  # type: ignore[arg-type]
+    tried = (int(artifacts.marl.manifest.metrics.get("selection_trials", 0))
+             if artifacts.marl is not None else 0)
+    rows = comparison_table(outcomes, tried)  # type: ignore[arg-type]
     (out_dir / "comparison.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
-    print("\nthe same period, side by side (DSR: the 3 strategies as trials)")
+    print(f"\nthe same period, side by side (DSR: {3 + tried} trials, the 3 strategies and "
+          f"the {tried} configurations the model's selection tried)")
     print(format_comparison(rows))
 
 

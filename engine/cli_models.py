@@ -272,13 +272,17 @@ def train_rde_command(args: argparse.Namespace) -> int:
         progress.update(row["epoch"], f"train {row['losses/train_recon']:.4f}  val "
                         f"{row['losses/val_recon']:.4f}  active {row['charts/active_units']}")
 
+    from engine.threads import training_threads
+
     stop = _StopFlag()
     stop.install()
     try:
-        run = run_train_rde(cfg, data_path, artifacts, out_dir, args.models_dir,
-                            args.name or loaded.path.stem,
-                            str(args.data) if args.data else cfg.data.path,
-                            resume=args.resume is not None, should_stop=stop, on_epoch=on_epoch)
+        with training_threads():  # the one batched trainer: on the cores (engine/threads.py)
+            run = run_train_rde(cfg, data_path, artifacts, out_dir, args.models_dir,
+                                args.name or loaded.path.stem,
+                                str(args.data) if args.data else cfg.data.path,
+                                resume=args.resume is not None, should_stop=stop,
+                                on_epoch=on_epoch)
     finally:
         stop.uninstall()
         progress.close()
@@ -379,6 +383,11 @@ def train_mrms_command(args: argparse.Namespace) -> int:
     train_config = resolve_mrms_config(cfg)
 
     def on_iteration(row: dict[str, Any]) -> str:
+        if row["iteration"] == 0:  # the full-information pretraining
+            log.info("mrms.pretrained", utility=round(row["pretrain/utility"], 4),
+                     trade_share=round(row["pretrain/trade_share"], 3),
+                     validation_sortino=row.get("validation/sortino"))
+            return f"pretrained, trades {row['pretrain/trade_share']:.0%} of setups"
         log.info("mrms.iteration", iteration=row["iteration"],
                  sortino=round(row["charts/sortino"], 4), pnl=round(row["charts/pnl"], 1),
                  violations=row["charts/violations"],
@@ -393,7 +402,8 @@ def train_mrms_command(args: argparse.Namespace) -> int:
           f"{run.without_regime} before the first regime vector)")
     result = run.result
     print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
-          f"Sortino {result.best_validation:.3f})")
+          f"score {result.best_validation:.3f}: its Sortino with at least "
+          f"{train_config.min_trades} trades)")
     return finish_policy_run("train mrms", loaded.path, out_dir, run, format_comparison)
 
 

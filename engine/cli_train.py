@@ -16,6 +16,7 @@ import structlog
 from engine.cli_models import _start, finish_policy_run, run_policy_trainer
 
 __all__ = ["add_train_all_parser", "add_train_marl_parser", "format_marl_comparison",
+           "format_marl_diagnostics",
            "train_all_command", "train_marl_command"]
 
 log = structlog.get_logger(__name__)
@@ -63,11 +64,17 @@ def train_marl_command(args: argparse.Namespace) -> int:
     train_config = resolve_marl_config(loaded.config)
 
     def on_iteration(row: dict[str, Any]) -> str:
+        if row["iteration"] == 0:  # the full-information pretraining
+            log.info("marl.pretrained", team_loss=round(row["pretrain/team_loss"], 4),
+                     validation_score=row.get("validation/score"),
+                     threshold=row.get("gate/threshold"))
+            return "pretrained"
         log.info("marl.iteration", iteration=row["iteration"],
                  episode_r=round(row["charts/episode_r"], 3),
                  take_rate=round(row["charts/take_rate"], 3),
                  value_loss=round(row["losses/value"], 4),
-                 validation_r=row.get("validation/r"))
+                 validation_score=row.get("validation/score"),
+                 threshold=row.get("gate/threshold"))
         return f"R {row['charts/episode_r']:+.2f}  take {row['charts/take_rate']:.2f}"
 
     run = run_policy_trainer(args, "train marl", loaded, data_path, artifacts, out_dir,
@@ -78,8 +85,41 @@ def train_marl_command(args: argparse.Namespace) -> int:
           f"{run.not_ready} before the matrices were full)")
     result = run.result
     print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
-          f"R {result.best_validation:+.2f})")
-    return finish_policy_run("train marl", loaded.path, out_dir, run, format_marl_comparison)
+          f"P&L {result.best_validation:+,.0f} USD with at least {train_config.min_trades} "
+          f"trades; gate 1 threshold calibrated to {result.threshold:.2f})")
+    code = finish_policy_run("train marl", loaded.path, out_dir, run, format_marl_comparison)
+    if run.diagnostics:
+        print(format_marl_diagnostics(run.diagnostics))
+        print(f"diagnostics   {out_dir / 'diagnostics'}")
+    return code
+
+
+def format_marl_diagnostics(diagnostics: dict[str, dict[str, Any]]) -> str:
+    """Per split: the gate-1 summary, the per-agent ablation and the deciders side by side."""
+    from replay.marl_diagnostics import format_summary
+
+    def ci(v: list[float | None] | None) -> str:
+        if v is None or v[0] is None:
+            return "n/a"
+        low, high = ("n/a" if x is None else f"{x:.2f}" for x in v[1:])
+        return f"{v[0]:.2f} [{low}, {high}]"
+
+    lines = []
+    for split, summary in diagnostics.items():
+        lines.append(format_summary(summary, f"gate 1, {split}"))
+        ablation = summary["ablation"]
+        lines.append("  own input replaced by its training mean: " + ", ".join(
+            f"{agent} {int(a['decisions_changed'])} decisions changed "
+            f"(|dp| {a['mean_abs_change']:.3f})" for agent, a in ablation.items()))
+        lines.append(f"  {'decider':<11} {'taken':>5} {'R taken':>8} {'trades':>6} "
+                     f"{'P&L USD':>9}  {'Spearman [95% CI]':<22} {'AUC [95% CI]':<22}")
+        for d in summary["deciders"]:
+            rank = d["ranking"]
+            lines.append(
+                f"  {d['name']:<11} {d['taken']:>5} {d['r_taken']:>+8.2f} {d['trades']:>6} "
+                f"{d['pnl_usd']:>+9,.0f}  {ci(rank and rank['spearman']):<22} "
+                f"{ci(rank and rank['auc']):<22}")
+    return "\n".join(lines)
 
 
 _STAGES = (("mmd-reference", "indicators.mmd.reference", "[indicators.mmd]", "reference"),

@@ -6,9 +6,10 @@ synergy strategy (fixed 1 contract, 2 ATR stop, reward/risk 2) and buy-and-hold 
 each with its own report under ``<run>/baselines/``. :func:`comparison_table` puts the three
 side by side: trades, return, Sharpe and Sortino (daily, annualised), drawdown, win rate,
 profit factor, the probabilistic Sharpe ratio and the deflated Sharpe ratio with the three
-strategies as the trials (the variance of their daily Sharpe ratios; Bailey & Lopez de Prado
-2014). The verdict says whether the learned layers add value over the rule-based strategy:
-only when their daily Sharpe ratio is higher **and** their DSR is at least 0.95.
+strategies and every configuration the learned model's selection tried as the trials (the
+variance of the three strategies' daily Sharpe ratios; Bailey & Lopez de Prado 2014). The
+verdict says whether the learned layers add value over the rule-based strategy: only when their
+daily Sharpe ratio is higher **and** their DSR is at least 0.95.
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ def _per_period(m: Metrics) -> float:
     return m.sharpe / math.sqrt(m.days_per_year) if m.days_per_year > 0 else math.nan
 
 
-def comparison_table(outcomes: dict[str, BacktestOutcome]) -> list[CompareRow]:
-    """One row per strategy; the DSR treats the strategies compared as the trials."""
+def comparison_table(outcomes: dict[str, BacktestOutcome], selection_trials: int = 0
+                     ) -> list[CompareRow]:
+    """One row per strategy; the DSR counts as trials the strategies compared plus
+    ``selection_trials``, the configurations the learned model's selection tried on its
+    validation split (its manifest's ``selection_trials``)."""
     metrics = {name: o.data.metrics for name, o in outcomes.items()}
     srs = np.array([_per_period(m) for m in metrics.values()], dtype=np.float64)
     finite = srs[np.isfinite(srs)]
@@ -71,7 +75,7 @@ def comparison_table(outcomes: dict[str, BacktestOutcome]) -> list[CompareRow]:
     rows = []
     for name, m in metrics.items():
         dsr = (deflated_sharpe_ratio(_per_period(m), m.days, m.daily_skew, m.daily_kurtosis,
-                                     len(metrics), variance)
+                                     len(metrics) + selection_trials, variance)
                if m.days > 1 else math.nan)
         rows.append(CompareRow(strategy=name, trades=m.trades, total_return=m.total_return,
                                sharpe=m.sharpe, sortino=m.sortino, max_drawdown=m.max_drawdown,

@@ -512,6 +512,9 @@ class TradeRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
     (the M-RMS sized it to 0 or a hard limit vetoed it) or ``gate2`` (risk approval).
     ``reasons`` are stable names, for hard limits those of ``components.risk.LIMIT_NAMES``.
     ``direction`` is the setup's, when it had one. A business outcome, not an error.
+    ``verdict``, at stage ``gate1`` once the agents voted, holds the consensus figures that
+    failed (the ``ConsensusReached`` the setup would have produced), so the diagnostics see
+    every setup's agreement, probabilities and uncertainty, not only the passed ones'.
     """
 
     instrument: str
@@ -519,6 +522,7 @@ class TradeRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):
     stage: Literal["synergy", "gate1", "risk", "gate2"]
     reasons: tuple[str, ...]
     direction: Literal["long", "short"] | None = None
+    verdict: ConsensusReached | None = None
 
 
 AnyEvent: TypeAlias = (

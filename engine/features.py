@@ -144,6 +144,9 @@ def build_detector(config: AppConfig, artifacts: Artifacts | None) -> RegimeDete
     """The :class:`RegimeDetector` of the registered RDE ``[regime]`` names, with the regime
     matrix it was trained on (its window and span, from the model's manifest)."""
     from components.regime.detector import RegimeDetector, RegimeDetectorConfig  # torch
+    from engine.threads import use_inference_threads
+
+    use_inference_threads()
 
     loaded = artifacts.rde if artifacts is not None else None
     if loaded is None or config.regime is None:

@@ -59,6 +59,9 @@ def build_risk_manager(config: AppConfig, artifacts: Artifacts | None,
         RiskManagerConfig,
     )
     from components.risk.model_config import RiskModelConfig
+    from engine.threads import use_inference_threads
+
+    use_inference_threads()
 
     loaded = artifacts.mrms if artifacts is not None else None
     if loaded is None or config.risk is None:
@@ -86,6 +89,9 @@ def build_decider(config: AppConfig, artifacts: Artifacts | None) -> MarlDecider
     from components.decision.decider import MarlDecider, MarlDeciderConfig  # torch
     from components.decision.gate import Gate1Config
     from components.decision.model_config import MarlModelConfig
+    from engine.threads import use_inference_threads
+
+    use_inference_threads()
 
     loaded = artifacts.marl if artifacts is not None else None
     if loaded is None or config.marl is None:

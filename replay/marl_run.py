@@ -6,20 +6,26 @@ register (training layer).
    (:func:`replay.mrms_data.collect_setups` with ``matrices``).
 2. Split the setups by the RDE's split bounds (the same periods as the RDE and the M-RMS).
 3. Train (:func:`replay.train_marl.train_marl`) with the registered M-RMS frozen, over its
-   training account and hard limits.
+   training account and hard limits: pretraining, MAPPO, selection and gate 1's threshold
+   calibrated on the validation split (registered as the model's gate; the number of
+   configurations tried is recorded as ``selection_trials``).
 4. Play the validation and test setups three ways over the same account and limits: gate 1 +
    the M-RMS (the learned pipeline), the M-RMS alone on every setup, and the fixed rule (1
    contract, 2 ATR stop, reward/risk 2); report trades, P&L, Sortino, drawdown, the setups
    gate 1 passed and their bracket R.
 5. Register the model as ``<models>/marl/<name>/<version>/`` with the comparison in its
    metrics, and the RDE, M-RMS, MMD reference and synergy settings it was trained with.
+6. Write the diagnostics of the train, validation and test splits into
+   ``<run>/diagnostics/`` (:func:`diagnose`): per-setup gate statistics, their summary, the
+   per-agent ablation, and the learned gate beside take-every-setup, long-only and a logistic
+   regression on the same setups.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ import msgspec
 import structlog
 
 from components.assemblers import FastAssemblerConfig, SlowAssemblerConfig
+from components.decision.gate import Gate1Config
 from components.risk.model import RiskModel
 from engine.artifacts import Artifacts
 from engine.config import config_id
@@ -35,6 +42,9 @@ from engine.errors import ModelError
 from engine.manifest import code_version
 from engine.registry import DataRef, LoadedModel, save_model
 from engine.schema import AppConfig
+from replay.marl_diagnostics import write_diagnostics
+from replay.marl_report import agent_ablation, fit_logistic, gate_rows, hindsight_r, split_deciders
+from replay.marl_select import deployed_episode, gate_verdicts
 from replay.mrms_data import SetupData, SetupSample, collect_setups, split_setups
 from replay.mrms_env import run_episode
 from replay.mrms_run import BASELINE, split_bounds, summary
@@ -57,6 +67,7 @@ class MarlRun:
     table: dict[str, dict[str, dict[str, float]]]
     not_ready: int
     registered: LoadedModel | None
+    diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def resolve_marl_config(config: AppConfig) -> MarlTrainConfig:
@@ -97,6 +108,31 @@ def compare(model: Any, mrms: RiskModel, data: SetupData,
     return table
 
 
+def diagnose(model: Any, mrms: RiskModel, data: SetupData,
+             splits: dict[str, list[SetupSample]], env: EnvConfig, gate: Gate1Config, seed: int,
+             out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per split (train, validation, test): the per-setup gate diagnostics, the per-agent
+    ablation and the learned gate beside the baselines (:mod:`replay.marl_report`), written
+    to ``out_dir`` as ``<split>_setups.csv`` and ``<split>_summary.json``."""
+    r_train = hindsight_r(data, splits["train"])
+    logistic = fit_logistic(splits["train"], r_train)
+    win_rate = float((r_train > 0).mean())
+    out = {}
+    with one_thread():
+        for key in ("train", "validation", "test"):
+            samples = splits[key]
+            verdicts = gate_verdicts(model, samples, gate, seed)
+            r = r_train if key == "train" else hindsight_r(data, samples)
+            episode = deployed_episode(data, samples, env, mrms, [v.passed for v in verdicts])
+            deciders = split_deciders(model, mrms, data, key, samples, r, env, gate, seed,
+                                      logistic, win_rate, verdicts)
+            out[key] = write_diagnostics(out_dir, key, gate_rows(samples, verdicts, episode, r), {
+                "ablation": agent_ablation(model, splits["train"], samples, gate, seed,
+                                           verdicts),
+                "deciders": [d.as_dict() for d in deciders], "threshold": gate.threshold})
+    return out
+
+
 def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifacts, run_dir: Path,
                    models_dir: Path, name: str, data_label: str, *, resume: bool = False,
                    should_stop: Callable[[], bool] = lambda: False,
@@ -130,9 +166,16 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
                         on_iteration=on_iteration, fingerprint=fingerprint)
     if result.interrupted:
         return MarlRun(result, splits, {}, data.not_ready, None)
-    table = compare(result.model, mrms, data, splits, env, train_config, seed)
+    # the registered gate is the configured one with the threshold calibrated on validation
+    calibrated = msgspec.structs.replace(train_config, gate=msgspec.structs.replace(
+        train_config.gate, threshold=result.threshold))
+    table = compare(result.model, mrms, data, splits, env, calibrated, seed)
+    evaluations = sum(1 for row in result.metrics if "gate/threshold" in row)
     metrics: dict[str, float] = {"best_iteration": float(result.best_iteration),
-                                 "best_validation_r": result.best_validation}
+                                 "best_validation_score": result.best_validation,
+                                 "gate_threshold": result.threshold,
+                                 "selection_trials": float(evaluations
+                                                           * len(set(train_config.thresholds)))}
     for key, sides in table.items():
         for side, figures in sides.items():
             for figure, value in figures.items():
@@ -140,7 +183,7 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
     mmd = artifacts.mmd
     registered = save_model(models_dir, {
         "kind": "marl", "name": name,
-        "training": msgspec.to_builtins(train_config),
+        "training": msgspec.to_builtins(calibrated),
         "config_hash": config_id(train_config),
         "data": DataRef(path=data_label, sha256=data_sha),
         "instrument": config.instrument, "timeframe": config.timeframes.fast,
@@ -152,4 +195,6 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
         "created": split_bounds(splits["train"]).end,
         "created_ns": split_bounds(splits["train"]).end_ns,
     }, result.model, train_config.model)
-    return MarlRun(result, splits, table, data.not_ready, registered)
+    diagnostics = diagnose(result.model, mrms, data, splits, env, calibrated.gate, seed,
+                           run_dir / "diagnostics")
+    return MarlRun(result, splits, table, data.not_ready, registered, diagnostics)

@@ -17,9 +17,13 @@ An episode walks the setups of one split in time order over one account:
   :func:`~replay.trade_sim.run_trade`, the backtest's broker (next-open entry, stop first,
   costs);
 - the reward of a step is the change of the episode's Sortino ratio of per-trade returns
-  (P&L over the equity before the trade, downside deviation floored at ``downside_floor``):
-  the rewards of an episode add up to its final Sortino ratio. A proposal the hard limits cut
-  costs ``violation_penalty`` times the share of the requested contracts they removed.
+  (P&L over the equity before the trade, downside deviation floored at ``downside_floor``)
+  *minus*, with ``reward = "relative"`` (the default), the change the fixed rule's trade (1
+  contract, 2 ATR stop, reward/risk 2, capped by the limits) would have made from the same
+  history: abstaining from a winner costs what the baseline would have earned, abstaining
+  from a loser earns what it would have lost. With ``reward = "sortino"`` the rewards of an
+  episode add up to its final Sortino ratio. A proposal the hard limits cut costs
+  ``violation_penalty`` times the share of the requested contracts they removed.
 
 The same function evaluates fixed rules (:func:`run_episode` with a ``policy`` callable), so
 the learned policy and the baselines are scored by one implementation.
@@ -36,6 +40,7 @@ from components.risk.limits import AccountState, apply_limits
 from components.risk.state import account_features, cost_per_contract
 from engine.events import Bar, OrderIntent, TradeClosed
 from replay.mrms_data import SetupData, SetupSample
+from replay.outcomes import FIXED_BRACKET, one_contract
 from replay.trade_sim import run_trade
 from replay.train_config import EnvConfig
 
@@ -106,6 +111,21 @@ def _sortino(returns: Sequence[float], floor: float) -> float:
     return mean / math.sqrt(downside + floor * floor) if downside + floor > 0 else 0.0
 
 
+def _baseline_change(data: SetupData, sample: SetupSample, account: AccountState, cost: float,
+                     config: EnvConfig, history: Sequence[float]) -> float:
+    """The change of the Sortino ratio of ``history`` the fixed rule's trade on ``sample``
+    would have made (its size capped by the limits on ``account``; 0 when vetoed)."""
+    stop_atr, rr = FIXED_BRACKET
+    setup = sample.setup
+    allowed = apply_limits(1, stop_atr * setup.atr, data.broker.instrument.point_value, cost,
+                           account, config.limits).size
+    if allowed == 0:
+        return 0.0
+    pnl = allowed * one_contract(data, sample, setup.direction, stop_atr, rr)[1]
+    before = _sortino(history, config.downside_floor)
+    return _sortino([*history, pnl / account.equity], config.downside_floor) - before
+
+
 def run_episode(data: SetupData, samples: Sequence[SetupSample], config: EnvConfig,
                 policy: Callable[[tuple[float, ...], SetupSample], Proposal],
                 strategy: str = "mrms") -> Episode:
@@ -165,6 +185,9 @@ def run_episode(data: SetupData, samples: Sequence[SetupSample], config: EnvConf
                 equity += trade.pnl_usd
                 peak = max(peak, equity)
                 episode.max_drawdown = max(episode.max_drawdown, peak - equity)
+        if config.reward == "relative" and setup.atr > 0:
+            reward -= _baseline_change(data, sample, account, cost, config, episode.returns
+                                       if trade is None else episode.returns[:-1])
         episode.steps.append(Step(sample, state, proposal, verdict.size, verdict.reasons, trade,
                                   reward))
     episode.final = tracker.state

@@ -3,6 +3,8 @@ reads them; the trainers in ``replay/`` use them)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from components.decision.gate import Gate1Config
 from components.decision.model_config import MarlModelConfig
 from components.regime.model_config import RegimeModelConfig
@@ -10,7 +12,8 @@ from components.risk.limits import RiskLimitsConfig
 from components.risk.model_config import RiskModelConfig
 from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 
-__all__ = ["EnvConfig", "MarlTrainConfig", "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
+__all__ = ["EnvConfig", "MarlPretrainConfig", "MarlTrainConfig", "MrmsPretrainConfig",
+           "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
 
 
 class RdeTrainConfig(Config, frozen=True):
@@ -39,12 +42,34 @@ class RdeTrainConfig(Config, frozen=True):
 
 
 class EnvConfig(Config, frozen=True):
-    """``[train.mrms.account]``: the simulated account, its limits and the reward's shape."""
+    """``[train.mrms.account]``: the simulated account, its limits and the reward's shape.
+
+    ``reward = "relative"`` (the default) rewards a step with the change of the episode's
+    Sortino ratio *minus* the change the fixed rule's trade (1 contract, 2 ATR stop,
+    reward/risk 2) would have made from the same history: size 0 then costs what the baseline
+    would have earned, instead of being free. ``"sortino"`` is the change alone.
+    """
 
     start_equity: PositiveFloat = 50_000.0
     limits: RiskLimitsConfig = RiskLimitsConfig()
     downside_floor: PositiveFloat = 0.01
     violation_penalty: NonNegativeFloat = 0.1
+    reward: Literal["relative", "sortino"] = "relative"
+
+
+class MrmsPretrainConfig(Config, frozen=True):
+    """``[train.mrms.pretrain]``: the full-information pretraining of the M-RMS before PPO
+    (``replay/mrms_pretrain.py``): ``epochs`` passes in minibatches, AdamW, the utility's
+    ``kelly_fraction`` (0.5: half Kelly), an ``entropy`` bonus on the size, the pull toward the
+    fixed rule's action ``prior_weight``. ``epochs = 0`` skips it."""
+
+    epochs: int = 30
+    minibatch: PositiveInt = 32
+    lr: PositiveFloat = 2e-3
+    weight_decay: NonNegativeFloat = 0.1
+    kelly_fraction: PositiveFloat = 0.5
+    entropy: NonNegativeFloat = 0.01
+    prior_weight: NonNegativeFloat = 0.2
 
 
 class MrmsTrainConfig(Config, frozen=True):
@@ -58,6 +83,8 @@ class MrmsTrainConfig(Config, frozen=True):
 
     model: RiskModelConfig = RiskModelConfig()
     account: EnvConfig = EnvConfig()
+    pretrain: MrmsPretrainConfig = MrmsPretrainConfig()
+    min_trades: int = 3
     iterations: PositiveInt = 150
     episodes: PositiveInt = 4
     update_epochs: PositiveInt = 4
@@ -74,6 +101,20 @@ class MrmsTrainConfig(Config, frozen=True):
     seed: int | None = None
 
 
+class MarlPretrainConfig(Config, frozen=True):
+    """``[train.marl.pretrain]``: the full-information bandit pretraining of the agents
+    before MAPPO (``replay/marl_pretrain.py``): ``epochs`` passes over the training setups in
+    minibatches, AdamW, entropy weight ``temperature`` (in R), the agents' own-input heads
+    weighted ``own_weight``. ``epochs = 0`` skips it."""
+
+    epochs: int = 30
+    minibatch: PositiveInt = 32
+    lr: PositiveFloat = 2e-3
+    weight_decay: NonNegativeFloat = 0.1
+    temperature: PositiveFloat = 1.0
+    own_weight: NonNegativeFloat = 1.0
+
+
 class MarlTrainConfig(Config, frozen=True):
     """``[train.marl]``: MAPPO over the training split's setups (``replay/train_marl.py``).
 
@@ -84,10 +125,21 @@ class MarlTrainConfig(Config, frozen=True):
     ``eval_every`` iterations gate 1 (``gate``) with the frozen M-RMS plays the validation
     split; the weights with the largest validation R are kept. ``gate`` is also the serving
     gate registered with the model.
+
+    Before MAPPO the agents are pretrained on the setups' full-information outcomes
+    (``pretrain``). Selection scores the deployed pipeline (gate 1, the M-RMS, the hard
+    limits, the broker) on the validation split: its net P&L, counted only with at least
+    ``min_trades`` trades; gate 1's ``threshold`` is calibrated on the same split over
+    ``thresholds`` (every value tried counts as a trial for the deflated Sharpe ratio).
     """
 
-    model: MarlModelConfig = MarlModelConfig()
+    model: MarlModelConfig = MarlModelConfig(dropout=0.3, own_heads=True, linear_heads=True,
+                                             standardise=True)
     gate: Gate1Config = Gate1Config()
+    pretrain: MarlPretrainConfig = MarlPretrainConfig()
+    thresholds: tuple[Probability, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7,
+                                           0.75, 0.8)
+    min_trades: int = 3
     iterations: PositiveInt = 60
     episodes: PositiveInt = 4
     update_epochs: PositiveInt = 4

@@ -1,34 +1,44 @@
-"""Training the MARL decision core with MAPPO on replayed real setups (training layer).
+"""Training the MARL decision core: full-information pretraining, then MAPPO on replayed real
+setups (training layer).
 
-An episode walks the training split's setups in time order through the M-RMS's environment
-(:func:`replay.mrms_env.run_episode`: the live account, the hard limits, the backtest's broker,
-one position at a time). At each setup:
+**Pretraining** (:mod:`replay.marl_pretrain`): before the first iteration of a fresh run the
+agents fit every training setup's counterfactual outcomes (:mod:`replay.outcomes`: the net R of
+pass, long and short); those weights are iteration 0, a candidate of the selection.
+
+**MAPPO.** An episode walks the training split's setups in time order through the M-RMS's
+environment (:func:`replay.mrms_env.run_episode`: the live account, the hard limits, the
+backtest's broker, one position at a time). At each setup:
 
 1. the three agents sample their actions (pass, long, short) from one stochastic forward
    (fresh dropout masks, kept for the update);
-2. the team trades when at least ``gate.min_agree`` agents chose the setup's direction (the
-   agreement rule of gate 1; an agent choosing the other side counts as passing);
+2. the team decides by **gate 1's own rule** (:func:`~components.decision.gate.consensus`:
+   at least ``gate.min_agree`` agents for the setup's direction and the weighted confidence
+   at least the threshold), the sampled actions standing in for the agents' votes (the
+   exploration MAPPO needs; serving votes with the MC mean) and the current calibrated
+   threshold;
 3. a trade is sized by the frozen M-RMS's deterministic proposal on the live account state,
    capped by the hard limits and executed by the broker.
 
-**Reward** (the documented shaping): for a team decision to trade, the R-multiple net of costs
-(the broker's ``r_multiple``: net P&L over the initial risk) of one contract traded in the
-setup's direction with the M-RMS's bracket (its stop and target for the live account state),
-executed by the broker on the bars after the setup, clipped to ``+-reward_clip``; 0 for a
-pass. The R-multiple does not depend on the size (P&L, costs and risk all scale with it), so
-when the M-RMS sizes the trade this is its realised R; when the M-RMS sizes it to 0 or the
-limits veto it, it is the R the bracket would have made. Without that, the agents would learn
-nothing where the M-RMS abstains (on BTC it sizes most setups to 0), while whether to size a
-setup stays gate 2's job. Every agent receives the team reward (cooperative MAPPO).
+**Reward**, measured against the fixed rule (take every setup, 1 contract, 2 ATR stop,
+reward/risk 2; its R on the setup is ``R_base``): for a team decision to trade, the net
+R-multiple (the broker's ``r_multiple``) of one contract traded in the setup's direction with
+the M-RMS's bracket, minus ``R_base``; for a pass, ``-R_base``. Passing a winner therefore
+costs what the baseline would have earned on it and passing a loser earns what it would have
+lost; trading earns what the M-RMS's bracket adds over the fixed one. The R-multiple does not
+depend on the size, so where the M-RMS sizes the trade to 0 it is the R its bracket would have
+made (whether to size stays gate 2's job). Clipped to ``+-reward_clip``. Every agent receives
+the team reward (cooperative MAPPO).
 
 **Update**: GAE over the episode with the centralised critic's values, then ``update_epochs``
 passes of minibatches; each agent's clipped surrogate on the shared, normalised advantage,
 the critic's value loss and an entropy bonus, with the rollout's own dropout masks so the
 probability ratio compares like with like.
 
-**Selection**: every ``eval_every`` iterations gate 1 itself (``gate.samples`` passes as one
-batched forward, masks seeded per setup as the live decider seeds them, consensus, then the
-M-RMS) plays the validation split; the weights with the largest total validation R are kept.
+**Selection** (:mod:`replay.marl_select`): after pretraining and every ``eval_every``
+iterations the deployed pipeline (gate 1 as served, the M-RMS, the limits, the broker) plays
+the validation split for every candidate threshold; the best threshold's net P&L, counted only
+with ``min_trades`` trades, scores the weights. The weights with the best score are kept with
+their threshold, which becomes the registered gate's.
 
 Seeded (weights, rollout sampling, minibatch order), checkpointed every ``checkpoint_every``
 iterations and resumable to the uninterrupted result; torch runs on one thread.
@@ -42,19 +52,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from components.decision.decider import mask_generator, observe
 from components.decision.gate import Gate1Config, consensus
 from components.decision.model import MarlModel
-from components.decision.model_config import ACTIONS
 from components.risk.model import RiskModel
 from engine.errors import ModelError
 from engine.events import OrderIntent
 from replay.checkpoints import PolicyRun
+from replay.marl_pretrain import pretrain_agents
+from replay.marl_select import calibrate, mrms_proposal
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
+from replay.outcomes import compute_outcomes
 from replay.trade_sim import run_trade
 from replay.train_config import EnvConfig, MarlTrainConfig
 from replay.train_mrms import gae, one_thread
@@ -69,13 +83,15 @@ _PASS = Proposal(size=0, stop_atr=1.0, rr=1.0)
 
 @dataclass
 class MarlResult:
-    """The selected model, its iteration and validation R, every iteration's metrics."""
+    """The selected model, its iteration, validation score and calibrated gate-1 threshold,
+    every iteration's metrics."""
 
     model: MarlModel
     best_iteration: int
     best_validation: float
     metrics: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
+    threshold: float = math.nan
 
 
 @dataclass
@@ -90,16 +106,6 @@ class Rollout:
     values: list[float] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     taken: list[bool] = field(default_factory=list)
-
-
-def _mrms_proposal(mrms: RiskModel, state: tuple[float, ...]) -> Proposal:
-    with torch.inference_mode():
-        sizes, stops, rrs, _ = mrms.propose(torch.tensor([state], dtype=torch.float32))
-    return Proposal(int(sizes[0]), float(stops[0]), float(rrs[0]))
-
-
-def _direction_action(sample: SetupSample) -> int:
-    return ACTIONS.index("long" if sample.setup.direction > 0 else "short")
 
 
 def bracket_r(data: SetupData, sample: SetupSample, proposal: Proposal, clip: float) -> float:
@@ -118,9 +124,10 @@ def bracket_r(data: SetupData, sample: SetupSample, proposal: Proposal, clip: fl
 
 
 def act(model: MarlModel, obs: Observation, generator: torch.Generator,
-        sample: SetupSample, rollout: Rollout | None = None) -> list[int]:
-    """Each agent's action sampled from one stochastic forward (fresh masks); the decision
-    recorded into ``rollout`` (not its reward)."""
+        sample: SetupSample, rollout: Rollout | None = None) -> npt.NDArray[np.float32]:
+    """Each agent's action sampled from one stochastic forward (fresh masks), recorded with
+    its masks, log-probability and value into ``rollout`` (not its reward); returns that
+    forward's probabilities ``(1, agents, actions)``."""
     masks = model.sample_masks(1, generator)
     with torch.no_grad():
         logits, value = model(*obs, masks)
@@ -133,40 +140,47 @@ def act(model: MarlModel, obs: Observation, generator: torch.Generator,
         rollout.actions.append(actions.tolist())
         rollout.log_probs.append(log_probs.tolist())
         rollout.values.append(float(value[0]))
-    out: list[int] = actions.tolist()
+    out: npt.NDArray[np.float32] = probs.unsqueeze(0).numpy()
     return out
 
 
 def marl_policy(model: MarlModel, mrms: RiskModel, gate: Gate1Config, data: SetupData,
                 clip: float, generator: torch.Generator | None = None,
-                rollout: Rollout | None = None, seed: int = 0
+                rollout: Rollout | None = None, seed: int = 0,
+                base: dict[int, float] | None = None
                 ) -> Callable[[tuple[float, ...], SetupSample], Proposal]:
     """A :func:`~replay.mrms_env.run_episode` policy: the agents sample (with ``generator``)
-    or, without a generator, gate 1 decides as the live decider does (masks seeded by ``seed``
-    and the setup's time); the M-RMS sizes a trade. ``rollout`` records each decision and its
-    reward (module docstring)."""
+    and the team decides by gate 1's rule on the sampled votes, or, without a generator,
+    gate 1 decides as the live decider does (masks seeded by ``seed`` and the setup's time);
+    the M-RMS sizes a trade. ``rollout`` records each decision and its reward: relative to
+    the fixed rule's R on the setup where ``base`` (``id(sample) -> R_base``) gives it, else
+    absolute (module docstring)."""
+
+    def reward(sample: SetupSample, proposal: Proposal, take: bool) -> float:
+        earned = bracket_r(data, sample, proposal, clip) if take else 0.0
+        if base is None:
+            return earned
+        return max(-clip, min(clip, earned - base[id(sample)]))
 
     def policy(state: tuple[float, ...], sample: SetupSample) -> Proposal:
         assert sample.slow is not None and sample.fast is not None
         obs = observe(sample.slow, sample.fast, sample.regime, sample.features)
         if generator is None:
             take = gate_passes(model, obs, sample, gate, seed)
-            proposal = _mrms_proposal(mrms, state) if take else _PASS
+            proposal = mrms_proposal(mrms, state) if take else _PASS
             if rollout is not None:
                 rollout.samples.append(sample)
                 rollout.taken.append(take)
-                rollout.rewards.append(bracket_r(data, sample, proposal, clip) if take else 0.0)
+                rollout.rewards.append(reward(sample, proposal, take))
             return proposal
-        actions = act(model, obs, generator, sample, rollout)
-        if sum(a == _direction_action(sample) for a in actions) < gate.min_agree:
-            if rollout is not None:
-                rollout.rewards.append(0.0)
-                rollout.taken.append(False)
-            return _PASS
-        proposal = _mrms_proposal(mrms, state)
+        probs = act(model, obs, generator, sample, rollout)
+        votes = rollout.actions[-1] if rollout is not None else None
+        take = consensus(probs, sample.setup.direction, gate,
+                         votes=None if votes is None else (votes[0], votes[1], votes[2])).passed
+        proposal = mrms_proposal(mrms, state) if take else _PASS
         if rollout is not None:
-            rollout.rewards.append(bracket_r(data, sample, proposal, clip))
-            rollout.taken.append(True)
+            rollout.rewards.append(reward(sample, proposal, take))
+            rollout.taken.append(take)
         return proposal
 
     return policy
@@ -278,8 +292,31 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, eps=1e-5)
     state = PolicyRun(model, optimiser, sampler, shuffle, fingerprint)
     checkpoint = run_dir / CHECKPOINT
+    outcomes = compute_outcomes(data, list(train), np.zeros(0), np.zeros(0))  # fixed bracket
+    base = {id(s): max(-config.reward_clip, min(config.reward_clip, float(r)))
+            for s, r in zip(train, outcomes.baseline, strict=True)}
+
+    def evaluate(row: dict[str, Any], it: int) -> None:
+        if validation:
+            cal = calibrate(model, mrms, data, validation, env, config.gate, seed,
+                            config.thresholds, config.min_trades)
+            row.update({"validation/score": cal.score, "validation/pnl": cal.pnl,
+                        "validation/trades": cal.trades, "validation/taken": cal.passed,
+                        "gate/threshold": cal.threshold})
+            state.consider(cal.score, it)
+        else:
+            row["gate/threshold"] = config.gate.threshold
+            state.consider(row.get("charts/episode_r", 0.0), it)
+
     if resume and checkpoint.is_file():
         state.resume(checkpoint)
+    elif config.pretrain.epochs > 0:  # a fresh run: full-information pretraining first
+        row: dict[str, Any] = {"iteration": 0, **pretrain_agents(
+            model, train, outcomes, config.pretrain, config.reward_clip, seed)}
+        evaluate(row, 0)
+        state.metrics.append(row)
+        if on_iteration is not None:
+            on_iteration(row)
     metrics = state.metrics
     result = MarlResult(model, state.best_it, state.best_val, metrics)
     for it in range(state.iteration + 1, config.iterations + 1):
@@ -288,10 +325,11 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
         advantages: list[float] = []
         returns: list[float] = []
         totals, trades = [], []
+        gate = msgspec.structs.replace(config.gate, threshold=_threshold(metrics, config))
         for _ in range(config.episodes):
             first = len(rollout.values)
             episode = run_episode(data, train, env, marl_policy(
-                model, mrms, config.gate, data, config.reward_clip, sampler, rollout))
+                model, mrms, gate, data, config.reward_clip, sampler, rollout, base=base))
             rewards = rollout.rewards[first:]
             values = rollout.values[first:]
             adv = gae(rewards, values, config.gamma, config.gae_lambda)
@@ -300,22 +338,13 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
             totals.append(sum(rewards))
             trades.append(len(episode.trades))
         losses = ppo_update(model, optimiser, rollout, advantages, returns, config, shuffle)
-        row: dict[str, Any] = {
+        row = {
             "iteration": it, "charts/decisions": len(rollout.values),
             "charts/episode_r": float(np.mean(totals)), "charts/trades": float(np.mean(trades)),
             "charts/take_rate": float(np.mean(rollout.taken)),
             **{f"losses/{k}": v for k, v in losses.items()}}
         if it % config.eval_every == 0 or it == config.iterations:
-            val, decided = (evaluate_gate(model, mrms, data, validation, env, config.gate, seed,
-                                          config.reward_clip) if validation else (None, None))
-            score = (sum(decided.rewards) if decided is not None
-                     else row["charts/episode_r"])
-            row.update({"validation/r": score,
-                        "validation/taken": (sum(decided.taken) if decided is not None
-                                             else None),
-                        "validation/trades": len(val.trades) if val is not None else None,
-                        "validation/pnl": val.pnl if val is not None else None})
-            state.consider(score, it)
+            evaluate(row, it)
         metrics.append(row)
         if on_iteration is not None:
             on_iteration(row)
@@ -327,5 +356,16 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
             break
     state.finish()
     result.best_iteration, result.best_validation = state.best_it, state.best_val
+    result.threshold = _threshold(metrics, config, state.best_it)
     result.metrics = metrics
     return result
+
+
+def _threshold(metrics: Sequence[dict[str, Any]], config: MarlTrainConfig,
+               iteration: int | None = None) -> float:
+    """The threshold calibrated at ``iteration`` (default: the latest calibration), else the
+    configured one."""
+    for row in reversed(metrics):
+        if "gate/threshold" in row and (iteration is None or row["iteration"] == iteration):
+            return float(row["gate/threshold"])
+    return config.gate.threshold

@@ -14,7 +14,12 @@ of real setups, :mod:`replay.mrms_env`):
    (``entropy_coef``), gradient norm clipped (``max_grad_norm``), Adam.
 4. **Selection.** Every ``eval_every`` iterations the deterministic policy (most likely size,
    Beta modes) plays the validation setups; the weights with the best validation Sortino
-   ratio are kept (the first on ties).
+   ratio are kept (the first on ties), counted only with at least ``min_trades`` trades
+   (:func:`qualified`: a policy that abstains cannot win selection with a lucky one).
+
+Before the first iteration of a fresh run the model is pretrained on the training setups'
+full-information outcomes (:mod:`replay.mrms_pretrain`); those weights are iteration 0 and a
+candidate of the selection like every evaluated iteration.
 
 Per iteration ``metrics.json``/``metrics.csv`` hold ``charts/episode_return``,
 ``charts/sortino``, ``charts/pnl``, ``charts/violations``, ``losses/policy``, ``losses/value``,
@@ -41,9 +46,12 @@ from engine.errors import ModelError
 from replay.checkpoints import PolicyRun
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
+from replay.mrms_pretrain import pretrain_mrms
+from replay.outcomes import FIXED_BRACKET, bracket_grid, compute_outcomes
 from replay.train_config import MrmsTrainConfig
 
-__all__ = ["MrmsResult", "evaluate_policy", "gae", "model_policy", "one_thread", "train_mrms"]
+__all__ = ["MrmsResult", "evaluate_policy", "gae", "model_policy", "one_thread", "qualified",
+           "train_mrms"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -96,6 +104,29 @@ def evaluate_policy(model: RiskModel, data: SetupData, samples: Sequence[SetupSa
     """The deterministic policy's episode over ``samples``."""
     model.eval()
     return run_episode(data, samples, config.account, model_policy(model, deterministic=True))
+
+
+def qualified(score: float, trades: int, min_trades: int) -> float:
+    """A selection score that counts only with at least ``min_trades`` trades: below that,
+    ``-1e6 + trades`` (so more trades win until one candidate qualifies)."""
+    return score if trades >= min_trades else -1e6 + trades
+
+
+def _pretrain(model: RiskModel, data: SetupData, train: Sequence[SetupSample],
+              config: MrmsTrainConfig, seed: int) -> dict[str, Any]:
+    """Full-information pretraining (:mod:`replay.mrms_pretrain`) on the account states of
+    the fixed rule's episode over ``train``: iteration 0's metrics row."""
+    base = run_episode(data, train, config.account, lambda _s, _x: Proposal(1, *FIXED_BRACKET))
+    samples = [step.sample for step in base.steps]
+    states = [step.state for step in base.steps]
+    c = config.model
+    at = c.setup + c.regime  # equity_change, the first account feature
+    equity = [config.account.start_equity * (1.0 + s[at]) for s in states]
+    outcomes = compute_outcomes(data, samples, *bracket_grid(c.stop_min, c.stop_max, c.rr_min,
+                                                             c.rr_max))
+    figures = pretrain_mrms(model, states, outcomes, equity, config.account, config.pretrain,
+                            seed)
+    return {"iteration": 0, "charts/steps": len(states), **figures}
 
 
 def gae(rewards: Sequence[float], values: Sequence[float], gamma: float, lam: float
@@ -154,6 +185,17 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     checkpoint = run_dir / CHECKPOINT
     if resume and checkpoint.is_file():
         state.resume(checkpoint)
+    elif config.pretrain.epochs > 0:  # a fresh run: full-information pretraining first
+        first = _pretrain(model, data, train, config, seed)
+        if validation:
+            pre = evaluate_policy(model, data, validation, config)
+            score = qualified(pre.sortino, len(pre.trades), config.min_trades)
+            first.update({"validation/sortino": pre.sortino, "validation/pnl": pre.pnl,
+                          "validation/trades": len(pre.trades), "validation/score": score})
+            state.consider(score, 0)
+        state.metrics.append(first)
+        if on_iteration is not None:
+            on_iteration(first)
     metrics = state.metrics
     result = MrmsResult(model, state.best_it, state.best_val, metrics)
     for it in range(state.iteration + 1, config.iterations + 1):
@@ -221,8 +263,10 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
             **{f"losses/{k}": v / max(updates, 1) for k, v in sums.items()}}
         if it % config.eval_every == 0 or it == config.iterations:
             val = evaluate_policy(model, data, validation, config) if validation else None
-            score = val.sortino if val is not None else row["charts/sortino"]
-            row.update({"validation/sortino": score,
+            score = (qualified(val.sortino, len(val.trades), config.min_trades)
+                     if val is not None else row["charts/sortino"])
+            row.update({"validation/sortino": val.sortino if val is not None else score,
+                        "validation/score": score,
                         "validation/pnl": val.pnl if val is not None else None,
                         "validation/trades": len(val.trades) if val is not None else None})
             state.consider(score, it)

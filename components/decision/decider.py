@@ -9,8 +9,9 @@ setup's inputs: reproducible, restorable, no look-ahead), and applies
 :func:`~components.decision.gate.consensus`:
 
 - passed: a ``ConsensusReached`` (the setup, the confidences, the uncertainty figures);
-- refused: a ``TradeRejected`` at stage ``gate1`` naming ``agreement`` and/or ``confidence``,
-  or ``not_ready`` while a matrix is not full or no regime vector has arrived.
+- refused: a ``TradeRejected`` at stage ``gate1`` naming ``agreement`` and/or ``confidence``
+  (with the failed consensus figures as its ``verdict``), or ``not_ready`` while a matrix is
+  not full or no regime vector has arrived.
 
 It declares 8 input types, a documented exception to the ~4 of STYLE: the two matrices it owns
 must be fed in bus order, the same order the trainer replayed.
@@ -156,18 +157,20 @@ class MarlDecider:
         c = self.config
         v = self.verdict(setup, slow, fast, regime)
         direction: Literal["long", "short"] = "long" if setup.direction > 0 else "short"
-        if not v.passed:
-            return TradeRejected(ts_event=setup.ts_event, ts_init=setup.ts_init,
-                                 instrument=setup.instrument, strategy=c.strategy,
-                                 stage="gate1", reasons=v.reasons, direction=direction)
         samples = 1 if self.model.config.dropout == 0.0 else c.gate.samples
-        return ConsensusReached(
+        consensus_event = ConsensusReached(
             ts_event=setup.ts_event, ts_init=setup.ts_init, instrument=setup.instrument,
             strategy=c.strategy, setup=setup, direction=direction, agree=v.agree,
             confidence=v.confidence, uncertainty=v.uncertainty, score=v.score,
             entropy=v.entropy, mutual_information=v.mutual_information,
             mean=tuple(x for row in v.mean for x in row),
             std=tuple(x for row in v.std for x in row), samples=samples, model=c.version)
+        if not v.passed:
+            return TradeRejected(ts_event=setup.ts_event, ts_init=setup.ts_init,
+                                 instrument=setup.instrument, strategy=c.strategy,
+                                 stage="gate1", reasons=v.reasons, direction=direction,
+                                 verdict=consensus_event)
+        return consensus_event
 
     def _decide(self, setup: SynergyDetected) -> Event:
         if not self.ready:

@@ -73,8 +73,14 @@ def _entropy(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return result
 
 
-def consensus(probs: npt.ArrayLike, direction: int, config: Gate1Config) -> Gate1Verdict:
-    """Gate 1 on ``probs`` ``(S, agents, actions)`` for a setup of ``direction`` (+1 / -1)."""
+def consensus(probs: npt.ArrayLike, direction: int, config: Gate1Config,
+              votes: tuple[int, int, int] | None = None) -> Gate1Verdict:
+    """Gate 1 on ``probs`` ``(S, agents, actions)`` for a setup of ``direction`` (+1 / -1).
+
+    ``votes`` replaces each agent's vote (the action of highest mean probability) by a given
+    action: the MAPPO trainer's exploration, where each agent samples its action and the team
+    still decides by this rule. Serving never passes it.
+    """
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (len(AGENTS), len(ACTIONS)) or p.shape[0] < 1:
         raise ValueError(f"probs: expected shape (samples, {len(AGENTS)}, {len(ACTIONS)}), "
@@ -86,7 +92,10 @@ def consensus(probs: npt.ArrayLike, direction: int, config: Gate1Config) -> Gate
     # population std over the passes; exactly 0 where every pass agrees (the mean of equal
     # floats can be an ulp off them)
     std = np.where(np.ptp(p, axis=0) == 0.0, 0.0, p.std(axis=0))
-    votes = tuple(int(np.argmax(row)) for row in mean)
+    if votes is None:
+        votes = (int(np.argmax(mean[0])), int(np.argmax(mean[1])), int(np.argmax(mean[2])))
+    elif len(votes) != len(AGENTS) or any(v not in range(len(ACTIONS)) for v in votes):
+        raise ValueError(f"votes: expected {len(AGENTS)} action indices, was {votes!r}")
     agree = sum(1 for v in votes if v == action)
     w = np.asarray(config.weights, dtype=np.float64)
     confidence = float(w @ mean[:, action])

@@ -68,10 +68,39 @@ class MarlModel(nn.Module):
         self.key = nn.Linear(h, h)
         self.update = nn.GRUCell(h + c.setup + len(AGENTS), h)
         self.heads = nn.ModuleList(nn.Linear(h, len(ACTIONS)) for _ in AGENTS)
+        self.own = (nn.ModuleList(nn.Linear(h, len(ACTIONS)) for _ in AGENTS)
+                    if c.own_heads else None)
+        self.linear = (nn.Linear(c.setup + c.regime, len(AGENTS) * len(ACTIONS))
+                       if c.linear_heads else None)
         self.critic = nn.Sequential(nn.Linear(3 * h + c.regime + c.setup, h), nn.GELU(),
                                     nn.Linear(h, 1))
         self.identity: torch.Tensor
         self.register_buffer("identity", torch.eye(len(AGENTS)), persistent=False)
+        self.input_mean: torch.Tensor
+        self.input_std: torch.Tensor
+        if c.standardise:  # saved with the weights: set from the training setups
+            self.register_buffer("input_mean", torch.zeros(c.regime + c.setup))
+            self.register_buffer("input_std", torch.ones(c.regime + c.setup))
+
+    def set_standardisation(self, regime: torch.Tensor, setup: torch.Tensor) -> None:
+        """Standardise the regime vector and the setup features by the mean and std of these
+        training rows ``(n, regime)`` / ``(n, setup)`` (a constant column keeps std 1)."""
+        if not self.config.standardise:
+            raise ValueError("set_standardisation: expected a model with standardise = true")
+        x = torch.cat([regime, setup], dim=-1).double()
+        std = x.std(dim=0, unbiased=False)
+        self.input_mean.copy_(x.mean(dim=0).float())
+        self.input_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)).float())
+
+    def _scaled(self, regime: torch.Tensor, setup: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not self.config.standardise:
+            return regime, setup
+        r = self.config.regime
+        regime = (regime - self.input_mean[:r]) / self.input_std[:r]
+        if setup is not None:
+            setup = (setup - self.input_mean[r:]) / self.input_std[r:]
+        return regime, setup
 
     @property
     def sites(self) -> tuple[int, ...]:
@@ -91,23 +120,23 @@ class MarlModel(nn.Module):
         return [(torch.rand((batch, width), generator=generator) < keep).float() / keep
                 for width in self.sites]
 
-    def forward(self, slow: torch.Tensor, fast: torch.Tensor, regime: torch.Tensor,
-                setup: torch.Tensor, masks: Masks | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``(B, agents, actions)`` and the critic's value ``(B,)``; ``slow`` is
-        ``(B, slow_window, slow_features)``, ``fast`` ``(B, fast_window, fast_features)``.
+    def embed(self, slow: torch.Tensor, fast: torch.Tensor, regime: torch.Tensor,
+              masks: Masks | None = None) -> torch.Tensor:
+        """Each agent's embedding from its own inputs, before any communication:
+        ``(B, agents, hidden)`` (structure: the slow matrix; tactical: the fast matrix;
+        arbitrageur: both embeddings and the regime vector), the first five mask sites
+        applied. With one observation and masks for ``S`` rows, ``B`` is ``S``."""
+        return self._embed(slow, fast, self._scaled(regime, None)[0], masks)
 
-        With one observation (``B`` = 1) and masks for ``S`` rows, the convolution and the
-        LSTM (which no mask reaches) run once and their outputs are broadcast to the ``S``
-        rows: the same numbers as ``S`` copies of the input, for a fraction of the work.
-        """
+    def _embed(self, slow: torch.Tensor, fast: torch.Tensor, regime: torch.Tensor,
+               masks: Masks | None) -> torch.Tensor:
         m = masks if masks is not None else [None] * len(self.sites)
         conv = F.gelu(self.conv(slow.transpose(1, 2)))  # (B, C, T)
         lstm, _ = self.lstm(fast)  # (B, T, 2L)
         rows = m[0].shape[0] if m[0] is not None else conv.shape[0]
         if conv.shape[0] == 1 and rows > 1:
             conv, lstm = conv.expand(rows, -1, -1), lstm.expand(rows, -1, -1)
-            regime, setup = regime.expand(rows, -1), setup.expand(rows, -1)
+            regime = regime.expand(rows, -1)
         if m[0] is not None:
             conv = conv * m[0].unsqueeze(-1)
         structure = self.structure_out(self.structure_pool(conv.transpose(1, 2)))
@@ -119,7 +148,26 @@ class MarlModel(nn.Module):
         for i, mask in enumerate(m[2:5]):
             if mask is not None:
                 states[i] = states[i] * mask
-        state = torch.stack(states, dim=1)  # (B, 3, H)
+        return torch.stack(states, dim=1)  # (B, 3, H)
+
+    def forward(self, slow: torch.Tensor, fast: torch.Tensor, regime: torch.Tensor,
+                setup: torch.Tensor, masks: Masks | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, agents, actions)`` and the critic's value ``(B,)``; ``slow`` is
+        ``(B, slow_window, slow_features)``, ``fast`` ``(B, fast_window, fast_features)``.
+
+        With one observation (``B`` = 1) and masks for ``S`` rows, the convolution and the
+        LSTM (which no mask reaches) run once and their outputs are broadcast to the ``S``
+        rows: the same numbers as ``S`` copies of the input, for a fraction of the work.
+        """
+        m = masks if masks is not None else [None] * len(self.sites)
+        regime, scaled = self._scaled(regime, setup)
+        assert scaled is not None
+        setup = scaled
+        state = embedded = self._embed(slow, fast, regime, masks)
+        rows = state.shape[0]
+        if regime.shape[0] == 1 and rows > 1:
+            regime, setup = regime.expand(rows, -1), setup.expand(rows, -1)
         batch, agents, hidden = state.shape
         blocked = torch.eye(agents, dtype=torch.bool, device=state.device)
         context = torch.cat([setup.unsqueeze(1).expand(batch, agents, setup.shape[-1]),
@@ -139,6 +187,12 @@ class MarlModel(nn.Module):
                 finals[i] = finals[i] * mask
         logits = torch.stack([head(x) for head, x in zip(self.heads, finals, strict=True)],
                              dim=1)
+        if self.own is not None:  # each agent's own view, straight to its vote
+            logits = logits + torch.stack([head(embedded[:, i])
+                                           for i, head in enumerate(self.own)], dim=1)
+        if self.linear is not None:  # (B, agents * actions) -> (B, agents, actions)
+            logits = logits + self.linear(torch.cat([setup, regime], dim=-1)).view(
+                batch, agents, -1)
         value = self.critic(torch.cat([*finals, regime, setup], dim=-1)).squeeze(-1)
         return logits, value
 

@@ -17,8 +17,17 @@ class MarlModelConfig(Config, frozen=True):
     """Input shapes (slow and fast matrices, regime vector, setup features) and sizes.
 
     ``hidden`` is every agent's state width; ``rounds`` the communication rounds; ``dropout``
-    the rate at every dropout site (the MC-Dropout gate needs it above 0). The defaults train
-    on 2 CPU cores in minutes.
+    the rate at every dropout site (the MC-Dropout gate needs it above 0). With ``own_heads``
+    each agent's logits add a head on its own embedding (before communication) to the head
+    on its final state, so what the agent's own inputs say reaches its vote directly. With
+    ``linear_heads`` each agent's logits also add a linear map of the setup features and the
+    regime vector (a logistic regression inside each agent: the simplest explanation of the
+    outcome is one weight away, and the deep paths fit only what it leaves). With
+    ``standardise`` the regime vector and the setup features are standardised by their
+    training mean and std (buffers saved with the weights) before any layer reads them: the
+    features are bounded but their spreads differ by orders of magnitude, and a weight decay
+    on unscaled inputs would shrink the informative small-spread ones away. The defaults
+    train on 2 CPU cores in minutes.
     """
 
     slow_window: PositiveInt = 48
@@ -33,6 +42,9 @@ class MarlModelConfig(Config, frozen=True):
     lstm: PositiveInt = 24
     rounds: PositiveInt = 3
     dropout: Probability = 0.1
+    own_heads: bool = False
+    linear_heads: bool = False
+    standardise: bool = False
 
     def __post_init__(self) -> None:
         if self.dropout >= 1.0:

@@ -1,6 +1,7 @@
 """MARL training on the bundled BTC setups with a tiny network: a run stopped after an
 iteration's checkpoint and resumed registers exactly the uninterrupted weights (so the run is
-deterministic for its seed); a checkpoint of another config is refused."""
+deterministic for its seed); a checkpoint of another config is refused; the registered gate
+carries the threshold calibrated on validation; the diagnostics cover every split."""
 
 from pathlib import Path
 
@@ -41,11 +42,11 @@ def test_stopped_and_resumed_equals_uninterrupted(uninterrupted, tmp_path):
 
     stopped = train(tmp_path / "run", tmp_path / "models", should_stop=stop_after_two)
     assert stopped.registered is None and stopped.result.interrupted
-    assert len(stopped.result.metrics) == 2
+    assert [m["iteration"] for m in stopped.result.metrics] == [0, 1, 2]  # 0: pretraining
     resumed = train(tmp_path / "run", tmp_path / "models", resume=True)
     assert resumed.registered is not None and uninterrupted.registered is not None
     assert resumed.registered.version == uninterrupted.registered.version
-    assert len(resumed.result.metrics) == 4
+    assert [m["iteration"] for m in resumed.result.metrics] == [0, 1, 2, 3, 4]
     assert set(uninterrupted.table) == {"validation", "test"}
     assert set(uninterrupted.table["test"]) == {"marl", "mrms", "baseline"}
 
@@ -54,3 +55,25 @@ def test_a_checkpoint_of_another_config_is_refused(tmp_path):
     train(tmp_path / "run", tmp_path / "models", should_stop=lambda: True)
     with pytest.raises(ModelError, match="same config and data"):
         train(tmp_path / "run", tmp_path / "models", ["train.marl.lr=0.01"], resume=True)
+
+
+def test_the_registered_gate_is_calibrated_and_the_diagnostics_cover_every_split(
+        uninterrupted):
+    run = uninterrupted
+    assert run.registered is not None
+    gate = run.registered.manifest.training["gate"]
+    thresholds = run.registered.manifest.training["thresholds"]
+    assert gate["threshold"] == run.result.threshold and gate["threshold"] in thresholds
+    metrics = run.registered.manifest.metrics
+    evaluated = sum(1 for m in run.result.metrics if "gate/threshold" in m)
+    assert metrics["selection_trials"] == evaluated * len(set(thresholds))
+    assert set(run.diagnostics) == {"train", "validation", "test"}
+    for key, summary in run.diagnostics.items():
+        setups = len(run.splits[key])
+        assert summary["funnel"]["setups"] == setups == sum(summary["agreement"].values())
+        assert sum(summary["ended"].values()) == setups
+        assert {d["name"] for d in summary["deciders"]} == {
+            "learned", "take_every", "long_only", "logistic"}
+        take_every = next(d for d in summary["deciders"] if d["name"] == "take_every")
+        assert take_every["taken"] == setups
+        assert set(summary["ablation"]) == {"structure", "tactical", "arbitrageur"}

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from components.risk.limits import RiskLimitsConfig
+from components.risk.limits import AccountState, RiskLimitsConfig, apply_limits
 from components.risk.model_config import RiskModelConfig
+from components.risk.state import cost_per_contract
 from engine.artifacts import load_artifacts
 from engine.backtest import run_backtest
 from engine.pipeline import build_replay_pipeline
@@ -19,6 +20,7 @@ from engine.schema import load_app_config
 from replay.mrms_data import collect_setups, split_setups
 from replay.mrms_env import Proposal, run_episode
 from replay.mrms_run import BASELINE, compare
+from replay.outcomes import FIXED_BRACKET, one_contract
 from replay.train_config import EnvConfig, MrmsTrainConfig
 from replay.train_mrms import train_mrms
 
@@ -72,12 +74,38 @@ def test_relaxed_baseline_trades_exactly_what_the_backtest_trades(setups):
 
 def test_limits_cut_and_the_penalty_counts(setups):
     got, parts, _ = setups
-    greedy = run_episode(got, parts["train"], EnvConfig(), lambda _s, _x: Proposal(5, 3.0, 1.0))
+    greedy = run_episode(got, parts["train"], EnvConfig(reward="sortino"),
+                         lambda _s, _x: Proposal(5, 3.0, 1.0))
     assert greedy.violations > 0
     cut = [s for s in greedy.steps if s.reasons]
     assert all(s.allowed < 5 for s in cut)
     assert sum(s.reward for s in greedy.steps) == pytest.approx(
         greedy.sortino - 0.1 * sum((5 - s.allowed) / 5 for s in cut))
+
+
+def test_the_relative_reward_makes_abstaining_cost_what_the_baseline_earns(setups):
+    got, parts, _ = setups
+    env = EnvConfig()
+    assert env.reward == "relative"
+    same = run_episode(got, parts["train"], env, lambda _s, _x: BASELINE)
+    assert [s.reward for s in same.steps if not s.reasons] == [
+        0.0 for s in same.steps if not s.reasons]
+    abstain = run_episode(got, parts["train"], env, lambda _s, _x: Proposal(0, 2.0, 2.0))
+    assert not abstain.trades and len(abstain.steps) == len(parts["train"])
+    signs = [(s.reward > 0) - (s.reward < 0) for s in abstain.steps]
+    expected = []
+    equity = env.start_equity
+    account = AccountState(equity=equity, start_equity=equity, peak_equity=equity,
+                           day_start_equity=equity)
+    inst = got.broker.instrument
+    for s in abstain.steps:  # nothing traded: the baseline's change is the sign of its P&L
+        setup = s.sample.setup
+        allowed = apply_limits(1, FIXED_BRACKET[0] * setup.atr, inst.point_value,
+                               cost_per_contract(got.broker.costs, inst, setup.price), account,
+                               env.limits).size  # 0: the limits veto the baseline too
+        pnl = allowed * one_contract(got, s.sample, setup.direction, *FIXED_BRACKET)[1]
+        expected.append((pnl < 0) - (pnl > 0))
+    assert signs == expected and 0 < signs.count(-1) < len(signs)
 
 
 def weights(model):
@@ -90,12 +118,13 @@ def test_same_seed_same_weights_and_resume_equals_uninterrupted(setups, tmp_path
     b = train_mrms(got, parts["train"], parts["validation"], TINY, tmp_path / "b")
     wa = weights(a.model)
     assert all(torch.equal(wa[k], v) for k, v in weights(b.model).items())
-    assert a.metrics == b.metrics and len(a.metrics) == 4
-    assert "validation/sortino" in a.metrics[1] and "losses/approx_kl" in a.metrics[0]
+    assert a.metrics == b.metrics and len(a.metrics) == 5  # iteration 0: the pretraining
+    assert "pretrain/utility" in a.metrics[0] and "validation/score" in a.metrics[0]
+    assert "validation/sortino" in a.metrics[2] and "losses/approx_kl" in a.metrics[1]
     calls = []
     stopped = train_mrms(got, parts["train"], parts["validation"], TINY, tmp_path / "c",
                          should_stop=lambda: calls.append(1) or len(calls) >= 2)
-    assert stopped.interrupted and len(stopped.metrics) == 2
+    assert stopped.interrupted and len(stopped.metrics) == 3
     resumed = train_mrms(got, parts["train"], parts["validation"], TINY, tmp_path / "c",
                          resume=True)
     assert all(torch.equal(wa[k], v) for k, v in weights(resumed.model).items())

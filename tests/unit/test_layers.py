@@ -26,7 +26,8 @@ WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline
           "engine.live", "engine.live_state", "engine.feed", "engine.cli_live",
           "engine.replay_journal", "engine.dataset", "engine.executor", "engine.trials",
           "engine.refit", "engine.sweep", "engine.sweep_report", "engine.walk_forward",
-          "engine.walk_forward_report", "engine.cli_research", "engine.wf_select"}
+          "engine.walk_forward_report", "engine.cli_research", "engine.wf_select",
+          "engine.threads"}
 
 
 def imports_of(path: Path) -> set[str]:

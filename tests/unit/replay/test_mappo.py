@@ -78,7 +78,8 @@ def test_mappo_converges_to_the_known_optimal_policy_and_the_value_loss_falls():
         rewards = []
         for _ in range(REPEATS):
             for sample in data:
-                actions = act(model, observe(sample), sampler, sample, rollout)
+                act(model, observe(sample), sampler, sample, rollout)
+                actions = rollout.actions[-1]
                 take = sum(a == LONG for a in actions) >= 2
                 rewards.append((1.0 if sample.regime[0] > 0 else -1.0) if take else 0.0)
         advantages = gae(rewards, rollout.values, 0.0, 0.95)  # one-step bandit: r - V

@@ -1,0 +1,123 @@
+"""The power curve of the learned stack: the smallest planted edge it detects with N setups.
+
+Input: the synergy setups of the bundled BTC/USD hourly data (real bars, features, regime
+vectors and matrices), with the two bars after each rewritten by ``replay/planted.py`` so a
+setup of pattern 3 wins with probability ``0.5 + edge`` and any other with ``0.5 - edge``
+(a fixture: never market data). For each edge, sample size ``N`` (the first ``N`` planted
+setups, split 60/20/20 by time) and plant seed, the stack is trained as the CI test trains it
+(M-RMS, then the MARL core: pretraining, MAPPO, selection and gate-1 calibration on the
+validation part) and judged on the test part it never saw:
+
+- ``detected``: the one-sided 95% bootstrap lower bound of the AUC of the gate's score for
+  a planted win is above 0.5;
+- ``taken|win`` / ``taken|loss``: the shares of planted winners and losers gate 1 passed.
+
+Power = the share of seeds that detected. Also the logistic baseline's detection on the same
+setups (its probability as the score), for comparison.
+
+    python bench/bench_power.py [--edges 0.1,0.2,0.3,0.4,0.5] [--sizes 40,80,0] [--seeds 3]
+
+``0`` as a size means every planted setup. Results go to ``bench/out/power.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from components.decision.gate import Gate1Config  # noqa: E402
+from components.risk.model_config import RiskModelConfig  # noqa: E402
+from components.risk.setup_features import SETUP_FEATURES  # noqa: E402
+from engine.artifacts import load_artifacts  # noqa: E402
+from engine.schema import load_app_config  # noqa: E402
+from replay.marl_run import matrix_configs  # noqa: E402
+from replay.marl_select import gate_verdicts  # noqa: E402
+from replay.mrms_data import collect_setups  # noqa: E402
+from replay.planted import plant_edge  # noqa: E402
+from replay.ranking import LogisticBaseline, auc, bootstrap_ci  # noqa: E402
+from replay.train_config import EnvConfig, MarlTrainConfig, MrmsTrainConfig  # noqa: E402
+from replay.train_marl import train_marl  # noqa: E402
+from replay.train_mrms import train_mrms  # noqa: E402
+
+FEATURE = SETUP_FEATURES.index("pattern_3")
+MARL = MarlTrainConfig(iterations=4, episodes=1, update_epochs=1, eval_every=2,
+                       gate=Gate1Config(samples=8), seed=0)
+MRMS = MrmsTrainConfig(model=RiskModelConfig(hidden=16), iterations=2, episodes=1,
+                       update_epochs=1, eval_every=2, seed=0)
+
+
+def _lower(score: np.ndarray, won: np.ndarray, seed: int) -> tuple[float, float]:
+    point, low, _ = bootstrap_ci(lambda s, w: auc(s, w), score, won, samples=1000, level=0.90,
+                                 seed=seed)
+    return point, low
+
+
+def one(data, samples, edge: float, seed: int) -> dict[str, float]:
+    planted = plant_edge(data, samples, FEATURE, edge, seed)
+    n = len(planted.samples)
+    a, b = int(0.6 * n), int(0.8 * n)
+    train, validation, test = planted.samples[:a], planted.samples[a:b], planted.samples[b:]
+    won = planted.winner[b:]
+    with tempfile.TemporaryDirectory() as tmp:
+        mrms = train_mrms(planted.data, train, validation, MRMS, Path(tmp) / "mrms").model
+        result = train_marl(planted.data, train, validation, mrms, EnvConfig(), MARL,
+                            Path(tmp) / "marl")
+    gate = msgspec.structs.replace(MARL.gate, threshold=result.threshold)
+    verdicts = gate_verdicts(result.model, test, gate, 0)
+    passed = np.array([v.passed for v in verdicts])
+    score = np.array([v.score for v in verdicts])
+    point, low = _lower(score, won, seed)
+    design = np.array([(*s.features, *s.regime) for s in train])
+    logistic = LogisticBaseline().fit(design, planted.winner[:a])
+    p = logistic.predict_proba(np.array([(*s.features, *s.regime) for s in test]))
+    lp, ll = _lower(p, won, seed)
+    return {"setups": n, "test": len(test), "auc": point, "auc_low90": low,
+            "detected": float(low > 0.5),
+            "taken_win": float(passed[won].mean()) if won.any() else float("nan"),
+            "taken_loss": float(passed[~won].mean()) if (~won).any() else float("nan"),
+            "logistic_auc": lp, "logistic_detected": float(ll > 0.5)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--edges", default="0.1,0.2,0.3,0.4,0.5")
+    parser.add_argument("--sizes", default="40,80,0")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml")
+    cfg = loaded.config
+    data = collect_setups(cfg, loaded.data_path, load_artifacts(loaded),
+                          matrices=matrix_configs(cfg, MARL))
+    rows = []
+    started = time.perf_counter()
+    print(f"{'edge':>5} {'N':>4} {'power':>6} {'AUC':>5} {'taken|win':>9} {'taken|loss':>10} "
+          f"{'logistic power':>14}")
+    for size in (int(x) for x in args.sizes.split(",")):
+        samples = data.samples if size == 0 else data.samples[:size]
+        for edge in (float(x) for x in args.edges.split(",")):
+            runs = [one(data, samples, edge, seed) for seed in range(args.seeds)]
+            mean = {k: float(np.nanmean([r[k] for r in runs])) for k in runs[0]}
+            rows.append({"edge": edge, "size": size, "runs": runs, "mean": mean})
+            print(f"{edge:>5.2f} {int(mean['setups']):>4} {mean['detected']:>6.2f} "
+                  f"{mean['auc']:>5.2f} {mean['taken_win']:>9.2f} {mean['taken_loss']:>10.2f} "
+                  f"{mean['logistic_detected']:>14.2f}", flush=True)
+    print(f"took {time.perf_counter() - started:.0f} s")
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "power.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Scoring and calibrating the deployed learned pipeline on a split (training layer).
+
+One rule decides in training, selection and serving: gate 1's
+:func:`~components.decision.gate.consensus`. Here it runs exactly as the live
+:class:`~components.decision.MarlDecider` runs it (``gate.samples`` passes as one batched
+forward, masks seeded by the model's seed and the setup's time), and every setup it passes is
+sized by the frozen M-RMS on the live account, capped by the hard limits and executed by the
+backtest's broker (:func:`replay.mrms_env.run_episode`): the pipeline a backtest deploys.
+
+:func:`calibrate` chooses gate 1's ``threshold`` on a split (validation): the verdicts are
+computed once (agreement and score do not depend on the threshold), then each candidate
+threshold's decisions are played as a deployed episode and scored by its net P&L, counted
+only with at least ``min_trades`` trades (:func:`replay.train_mrms.qualified`). Of the
+thresholds with the best score the middle one is kept (equal scores mean the same trades over
+a range of thresholds; its middle is the farthest from changing them). Every candidate is a
+trial: their number is recorded for the deflated Sharpe ratio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+import torch
+
+from components.decision.decider import mask_generator, observe
+from components.decision.gate import Gate1Config, Gate1Verdict, consensus
+from components.decision.model import MarlModel
+from components.risk.model import RiskModel
+from replay.mrms_data import SetupData, SetupSample
+from replay.mrms_env import Episode, Proposal, run_episode
+from replay.train_config import EnvConfig
+from replay.train_mrms import qualified
+
+__all__ = ["Calibration", "calibrate", "deployed_episode", "gate_verdicts", "mrms_proposal",
+           "passes"]
+
+_PASS = Proposal(size=0, stop_atr=1.0, rr=1.0)
+
+
+def mrms_proposal(mrms: RiskModel, state: tuple[float, ...]) -> Proposal:
+    """The M-RMS's deterministic proposal for one state (the serving path)."""
+    with torch.inference_mode():
+        sizes, stops, rrs, _ = mrms.propose(torch.tensor([state], dtype=torch.float32))
+    return Proposal(int(sizes[0]), float(stops[0]), float(rrs[0]))
+
+
+def gate_verdicts(model: MarlModel, samples: Sequence[SetupSample], gate: Gate1Config,
+                  seed: int) -> list[Gate1Verdict]:
+    """Gate 1's verdict on each setup, exactly as the live decider computes it."""
+    model.eval()
+    out = []
+    for sample in samples:
+        assert sample.slow is not None and sample.fast is not None
+        obs = observe(sample.slow, sample.fast, sample.regime, sample.features)
+        with torch.inference_mode():
+            masks = model.sample_masks(gate.samples, mask_generator(seed, sample.setup.ts_event))
+            probs = model.mc_probs(*obs, masks)
+        out.append(consensus(probs.numpy(), sample.setup.direction, gate))
+    return out
+
+
+def passes(verdict: Gate1Verdict, gate: Gate1Config, threshold: float) -> bool:
+    """Whether ``verdict`` passes gate 1 with ``threshold`` in place of ``gate.threshold``
+    (the same two criteria as :func:`~components.decision.gate.consensus`)."""
+    return verdict.agree >= gate.min_agree and verdict.score >= threshold
+
+
+def deployed_episode(data: SetupData, samples: Sequence[SetupSample], env: EnvConfig,
+                     mrms: RiskModel, take: Sequence[bool]) -> Episode:
+    """The deployed pipeline over ``samples`` with gate 1's decisions ``take``: the M-RMS
+    sizes each passed setup on the live account, the limits cap it, the broker trades it."""
+    decided = {id(s): t for s, t in zip(samples, take, strict=True)}
+
+    def policy(state: tuple[float, ...], sample: SetupSample) -> Proposal:
+        return mrms_proposal(mrms, state) if decided[id(sample)] else _PASS
+
+    return run_episode(data, samples, env, policy)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The threshold chosen, its score, P&L and trades, and every candidate's figures
+    (``threshold, passed, trades, pnl_usd, score``)."""
+
+    threshold: float
+    score: float
+    pnl: float
+    trades: int
+    passed: int
+    candidates: list[tuple[float, int, int, float, float]] = field(default_factory=list)
+
+    def gate(self, gate: Gate1Config) -> Gate1Config:
+        """``gate`` with the calibrated threshold."""
+        return msgspec.structs.replace(gate, threshold=self.threshold)
+
+
+def calibrate(model: MarlModel, mrms: RiskModel, data: SetupData,
+              samples: Sequence[SetupSample], env: EnvConfig, gate: Gate1Config, seed: int,
+              thresholds: Sequence[float], min_trades: int) -> Calibration:
+    """Choose gate 1's threshold on ``samples`` (module docstring)."""
+    candidates = sorted(set(thresholds)) or [gate.threshold]
+    verdicts = gate_verdicts(model, samples, gate, seed)
+    rows = []
+    for threshold in candidates:
+        take = [passes(v, gate, threshold) for v in verdicts]
+        episode = deployed_episode(data, samples, env, mrms, take)
+        trades = len(episode.trades)
+        rows.append((threshold, sum(take), trades, episode.pnl,
+                     qualified(episode.pnl, trades, min_trades)))
+    best = max(r[4] for r in rows)
+    tied = [r for r in rows if r[4] == best]
+    chosen = tied[(len(tied) - 1) // 2]
+    return Calibration(threshold=chosen[0], score=chosen[4], pnl=chosen[3], trades=chosen[2],
+                       passed=chosen[1], candidates=rows)
