@@ -16,8 +16,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The main job: the learned AlgoSpace pipeline (committed models) beside synergy and buy-and-hold.
 run: $(BIN)/.installed
-	$(BIN)/algospace backtest --config $(CONFIG)
+	$(BIN)/algospace backtest --config $(CONFIG) --strategy marl
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
@@ -33,6 +34,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_marl.py
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_sweep.py
+	$(BIN)/python bench/bench_power.py
 
 # Against backtesting.py, vectorbt (the [bench] extra) and NautilusTrader (own venv, pandas < 3);
 # see docs/benchmarks.md.

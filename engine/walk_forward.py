@@ -25,7 +25,7 @@ report with its probabilistic Sharpe ratio.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -66,7 +66,9 @@ class FoldTask:
 @dataclass(frozen=True)
 class FoldOutcome:
     """A finished fold: the test run's report data and curves, the models fitted for it (their
-    files, relative to the models folder) and when their fitting data ended."""
+    files, relative to the models folder), when their fitting data ended, and the MARL
+    trainer's diagnostics of the fold (gate statistics and the baselines per split; files
+    relative to its ``diagnostics`` folder)."""
 
     fold: Fold
     data: ReportData
@@ -77,6 +79,7 @@ class FoldOutcome:
     fitted_until: int | None
     train_rows: int
     test_rows: int
+    diagnostics: dict[str, bytes] = field(default_factory=dict)
 
 
 def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
@@ -85,12 +88,14 @@ def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
     train = data.between(fold.train_start, fold.train_end)
     config = task.config
     models: dict[str, bytes] = {}
+    diagnostics: dict[str, bytes] = {}
     artifacts = None
     fitted_until = None
     if uses_models(config):
         with tempfile.TemporaryDirectory(prefix="algospace-fold-") as tmp, torch_threads(True):
             config, artifacts = fit_models(config, train, Path(tmp), task.name)
             models = _files(Path(tmp) / "models")
+            diagnostics = _files(Path(tmp) / "marl" / "diagnostics")
         fitted_until = artifacts.fitted_until()
         artifacts.require_out_of_sample(fold.test_start, f"fold {fold.index}")
     test = data.between(fold.train_start, fold.test_end)
@@ -100,7 +105,7 @@ def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
     # the walk-forward's config: the fold's names its models by a temporary path
     report = msgspec.structs.replace(out.data, config_id=config_id(task.config))
     return FoldOutcome(fold, report, out.curve, out.bound_curve, models, refs, fitted_until,
-                       train.rows, test.rows - train.rows)
+                       train.rows, test.rows - train.rows, diagnostics)
 
 
 def _files(root: Path) -> dict[str, bytes]:

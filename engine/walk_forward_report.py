@@ -113,10 +113,12 @@ def write_walk_forward(out_dir: Path, config: AppConfig, folds: list[Fold], wf: 
             continue
         fold_dir = out_dir / "folds" / str(result.fold.index)
         write_report(fold_dir, result.data, result.curve, config.backtest.report)
-        for relative, payload in result.models.items():
-            path = fold_dir / "models" / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(payload)
+        for folder, payloads in (("models", result.models),
+                                 ("diagnostics", result.diagnostics)):
+            for relative, payload in payloads.items():
+                path = fold_dir / folder / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(payload)
     if wf.combined is not None:
         written = write_report(out_dir, wf.combined, wf.curve, config.backtest.report)
         files.update({k: str(v) for k, v in written.items()})

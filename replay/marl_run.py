@@ -48,7 +48,7 @@ from replay.marl_select import deployed_episode, gate_verdicts
 from replay.mrms_data import SetupData, SetupSample, collect_setups, split_setups
 from replay.mrms_env import run_episode
 from replay.mrms_run import BASELINE, split_bounds, summary
-from replay.train_config import EnvConfig, MarlTrainConfig
+from replay.train_config import EnvConfig, MarlTrainConfig, MrmsTrainConfig
 from replay.train_marl import MarlResult, evaluate_gate, train_marl
 from replay.train_mrms import model_policy, one_thread
 
@@ -163,7 +163,9 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
     ).hexdigest()
     result = train_marl(data, splits["train"], splits["validation"], mrms, env, train_config,
                         run_dir, resume=resume, should_stop=should_stop,
-                        on_iteration=on_iteration, fingerprint=fingerprint)
+                        on_iteration=on_iteration, fingerprint=fingerprint,
+                        mrms_config=msgspec.convert(artifacts.mrms.manifest.training,
+                                                    MrmsTrainConfig))
     if result.interrupted:
         return MarlRun(result, splits, {}, data.not_ready, None)
     # the registered gate is the configured one with the threshold calibrated on validation
@@ -171,11 +173,12 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
         train_config.gate, threshold=result.threshold))
     table = compare(result.model, mrms, data, splits, env, calibrated, seed)
     evaluations = sum(1 for row in result.metrics if "gate/threshold" in row)
+    cv_trials = sum(int(row.get("cv/trials", 0)) for row in result.metrics)
     metrics: dict[str, float] = {"best_iteration": float(result.best_iteration),
                                  "best_validation_score": result.best_validation,
                                  "gate_threshold": result.threshold,
-                                 "selection_trials": float(evaluations
-                                                           * len(set(train_config.thresholds)))}
+                                 "selection_trials": float(
+                                     cv_trials + evaluations * len(set(train_config.thresholds)))}
     for key, sides in table.items():
         for side, figures in sides.items():
             for figure, value in figures.items():

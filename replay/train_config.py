@@ -12,7 +12,8 @@ from components.risk.limits import RiskLimitsConfig
 from components.risk.model_config import RiskModelConfig
 from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 
-__all__ = ["EnvConfig", "MarlPretrainConfig", "MarlTrainConfig", "MrmsPretrainConfig",
+__all__ = ["EnvConfig", "MarlCvConfig", "MarlPretrainConfig", "MarlTrainConfig",
+           "MrmsPretrainConfig",
            "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
 
 
@@ -115,6 +116,28 @@ class MarlPretrainConfig(Config, frozen=True):
     own_weight: NonNegativeFloat = 1.0
 
 
+class MarlCvConfig(Config, frozen=True):
+    """``[train.marl.cv]``: purged, embargoed cross-validation of the pretraining inside the
+    training split (``replay/marl_cv.py``): ``folds`` contiguous blocks (0: off, the
+    configured ``pretrain`` is used), training setups within ``purge_bars`` execution bars
+    before a block or ``embargo_bars`` after it left out, each ``(epochs, temperature)`` of
+    ``candidates`` scored by the blocks' summed deployed P&L at its best threshold."""
+
+    folds: int = 4
+    purge_bars: int = 48
+    embargo_bars: int = 24
+    candidates: tuple[tuple[int, float], ...] = ((10, 1.0), (30, 1.0), (60, 1.0), (30, 0.5))
+
+    def __post_init__(self) -> None:
+        if self.folds == 1 or self.folds < 0:
+            raise ValueError(f"folds: expected 0 (off) or at least 2, was {self.folds}")
+        if self.folds and not self.candidates:
+            raise ValueError("candidates: expected at least one (epochs, temperature)")
+        if any(e < 1 or not t > 0 for e, t in self.candidates):
+            raise ValueError(f"candidates: expected epochs >= 1 and temperature > 0, was "
+                             f"{list(self.candidates)}")
+
+
 class MarlTrainConfig(Config, frozen=True):
     """``[train.marl]``: MAPPO over the training split's setups (``replay/train_marl.py``).
 
@@ -127,7 +150,8 @@ class MarlTrainConfig(Config, frozen=True):
     gate registered with the model.
 
     Before MAPPO the agents are pretrained on the setups' full-information outcomes
-    (``pretrain``). Selection scores the deployed pipeline (gate 1, the M-RMS, the hard
+    (``pretrain``; its epochs and temperature chosen by purged cross-validation inside the
+    training split, ``cv``). Selection scores the deployed pipeline (gate 1, the M-RMS, the hard
     limits, the broker) on the validation split: its net P&L, counted only with at least
     ``min_trades`` trades; gate 1's ``threshold`` is calibrated on the same split over
     ``thresholds`` (every value tried counts as a trial for the deflated Sharpe ratio).
@@ -137,6 +161,7 @@ class MarlTrainConfig(Config, frozen=True):
                                              standardise=True)
     gate: Gate1Config = Gate1Config()
     pretrain: MarlPretrainConfig = MarlPretrainConfig()
+    cv: MarlCvConfig = MarlCvConfig()
     thresholds: tuple[Probability, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7,
                                            0.75, 0.8)
     min_trades: int = 3

@@ -3,7 +3,9 @@ setups (training layer).
 
 **Pretraining** (:mod:`replay.marl_pretrain`): before the first iteration of a fresh run the
 agents fit every training setup's counterfactual outcomes (:mod:`replay.outcomes`: the net R of
-pass, long and short); those weights are iteration 0, a candidate of the selection.
+pass, long and short), with the epochs and temperature chosen by purged, embargoed
+cross-validation inside the training split (:mod:`replay.marl_cv`); those weights are
+iteration 0, a candidate of the selection.
 
 **MAPPO.** An episode walks the training split's setups in time order through the M-RMS's
 environment (:func:`replay.mrms_env.run_episode`: the live account, the hard limits, the
@@ -64,13 +66,14 @@ from components.risk.model import RiskModel
 from engine.errors import ModelError
 from engine.events import OrderIntent
 from replay.checkpoints import PolicyRun
+from replay.marl_cv import cross_validate
 from replay.marl_pretrain import pretrain_agents
 from replay.marl_select import calibrate, mrms_proposal
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
 from replay.outcomes import compute_outcomes
 from replay.trade_sim import run_trade
-from replay.train_config import EnvConfig, MarlTrainConfig
+from replay.train_config import EnvConfig, MarlTrainConfig, MrmsTrainConfig
 from replay.train_mrms import gae, one_thread
 
 __all__ = ["CHECKPOINT", "MarlResult", "Rollout", "act", "bracket_r", "evaluate_gate",
@@ -267,18 +270,21 @@ def train_marl(data: SetupData, train: Sequence[SetupSample],
                config: MarlTrainConfig, run_dir: Path, resume: bool = False,
                should_stop: Callable[[], bool] = lambda: False,
                on_iteration: Callable[[dict[str, Any]], None] | None = None,
-               fingerprint: str = "") -> MarlResult:
-    """Train on ``train`` setups, select on ``validation`` (module docstring)."""
+               fingerprint: str = "", mrms_config: MrmsTrainConfig | None = None
+               ) -> MarlResult:
+    """Train on ``train`` setups, select on ``validation`` (module docstring);
+    ``mrms_config``: the frozen M-RMS's training settings, to refit it per cross-validation
+    block (:func:`replay.marl_cv.cross_validate`)."""
     with one_thread():
         return _train(data, train, validation, mrms, env, config, run_dir, resume,
-                      should_stop, on_iteration, fingerprint)
+                      should_stop, on_iteration, fingerprint, mrms_config)
 
 
 def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[SetupSample],
            mrms: RiskModel, env: EnvConfig, config: MarlTrainConfig, run_dir: Path,
            resume: bool, should_stop: Callable[[], bool],
            on_iteration: Callable[[dict[str, Any]], None] | None,
-           fingerprint: str) -> MarlResult:
+           fingerprint: str, mrms_config: MrmsTrainConfig | None) -> MarlResult:
     if not train:
         raise ModelError("train marl: expected training setups, found none")
     torch.use_deterministic_algorithms(True)
@@ -311,8 +317,17 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     if resume and checkpoint.is_file():
         state.resume(checkpoint)
     elif config.pretrain.epochs > 0:  # a fresh run: full-information pretraining first
-        row: dict[str, Any] = {"iteration": 0, **pretrain_agents(
-            model, train, outcomes, config.pretrain, config.reward_clip, seed)}
+        pretrain = config.pretrain
+        row: dict[str, Any] = {"iteration": 0}
+        if config.cv.folds >= 2 and len(train) >= config.cv.folds:
+            rng = torch.get_rng_state()  # the folds' models must not move the run's RNG
+            cv = cross_validate(data, train, outcomes, mrms, env, config, seed, mrms_config)
+            torch.set_rng_state(rng)
+            pretrain = cv.pretrain
+            row.update({"cv/score": cv.score, "cv/epochs": pretrain.epochs,
+                        "cv/temperature": pretrain.temperature, "cv/threshold": cv.threshold,
+                        "cv/trials": cv.trials})
+        row.update(pretrain_agents(model, train, outcomes, pretrain, config.reward_clip, seed))
         evaluate(row, 0)
         state.metrics.append(row)
         if on_iteration is not None:

@@ -50,8 +50,8 @@ from replay.mrms_pretrain import pretrain_mrms
 from replay.outcomes import FIXED_BRACKET, bracket_grid, compute_outcomes
 from replay.train_config import MrmsTrainConfig
 
-__all__ = ["MrmsResult", "evaluate_policy", "gae", "model_policy", "one_thread", "qualified",
-           "train_mrms"]
+__all__ = ["MrmsResult", "evaluate_policy", "gae", "model_policy", "one_thread",
+           "pretrain_risk_model", "qualified", "train_mrms"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -112,8 +112,8 @@ def qualified(score: float, trades: int, min_trades: int) -> float:
     return score if trades >= min_trades else -1e6 + trades
 
 
-def _pretrain(model: RiskModel, data: SetupData, train: Sequence[SetupSample],
-              config: MrmsTrainConfig, seed: int) -> dict[str, Any]:
+def pretrain_risk_model(model: RiskModel, data: SetupData, train: Sequence[SetupSample],
+                        config: MrmsTrainConfig, seed: int) -> dict[str, Any]:
     """Full-information pretraining (:mod:`replay.mrms_pretrain`) on the account states of
     the fixed rule's episode over ``train``: iteration 0's metrics row."""
     base = run_episode(data, train, config.account, lambda _s, _x: Proposal(1, *FIXED_BRACKET))
@@ -186,7 +186,7 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     if resume and checkpoint.is_file():
         state.resume(checkpoint)
     elif config.pretrain.epochs > 0:  # a fresh run: full-information pretraining first
-        first = _pretrain(model, data, train, config, seed)
+        first = pretrain_risk_model(model, data, train, config, seed)
         if validation:
             pre = evaluate_policy(model, data, validation, config)
             score = qualified(pre.sortino, len(pre.trades), config.min_trades)

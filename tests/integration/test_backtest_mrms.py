@@ -56,8 +56,11 @@ def test_the_backtest_trades_exactly_what_the_trainer_scores_on_the_test_split(l
     setups = sum(n for k, n in counts.items() if k.startswith("setups_TYPE_"))
     rejected = sum(n for k, n in counts.items() if k.startswith("setups_rejected_risk_"))
     assert setups == len(test)
-    assert counts["setups_rejected_risk_model_size_zero"] == sum(
+    assert counts.get("setups_rejected_risk_model_size_zero", 0) == sum(
         1 for s in episode.steps if s.proposal.size == 0)
+    assert counts.get("setups_rejected_risk_max_risk_per_trade", 0) == sum(
+        1 for s in episode.steps if s.proposal.size > 0 and s.allowed == 0
+        and "max_risk_per_trade" in s.reasons)
     assert rejected + counts["orders"] >= setups - episode.skipped
 
 
@@ -126,7 +129,8 @@ def test_decisions_before_a_cut_do_not_depend_on_later_bars(learned):
     start = evaluation_start(config, artifacts, models=True)
     (chunk,) = build_replay_pipeline(config, loaded.data_path).chunks()
     trades = outcome.data.trades
-    cut = (trades[0].ts_exit + trades[-1].ts_entry) // 2  # between the two trades
+    i = max(len(trades) // 2 - 1, 0)  # flat between two consecutive trades
+    cut = (trades[i].ts_exit + trades[i + 1].ts_entry) // 2
     rows = int(np.searchsorted(chunk.ts_close, cut, side="right"))
     head = run_backtest(config, [BarChunk(*(c[:rows] for c in chunk))], artifacts=artifacts,
                         start_ns=start)

@@ -21,7 +21,7 @@ from replay.mrms_data import collect_setups
 from replay.outcomes import FIXED_BRACKET, one_contract
 from replay.planted import plant_edge
 from replay.ranking import auc
-from replay.train_config import EnvConfig, MarlTrainConfig, MrmsTrainConfig
+from replay.train_config import EnvConfig, MarlCvConfig, MarlTrainConfig, MrmsTrainConfig
 from replay.train_marl import train_marl
 from replay.train_mrms import train_mrms
 
@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
 FEATURE = SETUP_FEATURES.index("pattern_3")
 MARL = MarlTrainConfig(iterations=4, episodes=1, update_epochs=1, eval_every=2,
-                       gate=Gate1Config(samples=8), seed=0)
+                       gate=Gate1Config(samples=8),
+                       cv=MarlCvConfig(folds=2, candidates=((30, 1.0),)), seed=0)
 MRMS = MrmsTrainConfig(model=RiskModelConfig(hidden=16), iterations=2, episodes=1,
                        update_epochs=1, eval_every=2, seed=0)
 
@@ -60,7 +61,8 @@ def test_the_stack_takes_the_planted_winners_and_refuses_the_losers_out_of_sampl
                                planted.samples[b:])
     data = planted.data
     mrms = train_mrms(data, train, validation, MRMS, tmp_path / "mrms").model
-    result = train_marl(data, train, validation, mrms, EnvConfig(), MARL, tmp_path / "marl")
+    result = train_marl(data, train, validation, mrms, EnvConfig(), MARL, tmp_path / "marl",
+                        mrms_config=MRMS)
     gate = msgspec.structs.replace(MARL.gate, threshold=result.threshold)
     verdicts = gate_verdicts(result.model, test, gate, 0)
     won = planted.winner[b:]

@@ -33,7 +33,8 @@ TINY = ["train.rde.model.window=24", "train.rde.model.d_model=16", "train.rde.mo
         "train.mrms.update_epochs=1", "train.mrms.eval_every=1",
         "train.marl.model.hidden=8", "train.marl.model.conv_channels=4",
         "train.marl.model.lstm=4", "train.marl.iterations=2", "train.marl.episodes=1",
-        "train.marl.update_epochs=1", "train.marl.eval_every=1", "train.marl.gate.samples=8"]
+        "train.marl.update_epochs=1", "train.marl.eval_every=1", "train.marl.gate.samples=8",
+        "train.marl.cv.folds=2", "train.marl.cv.candidates=[[5, 1.0]]"]
 # a lenient gate 1, so that setups reach the M-RMS and trades happen to compare
 LENIENT = ["marl.gate.samples=8", "marl.gate.min_agree=1", "marl.gate.threshold=0.0",
            "marl.gate.penalty=0.0"]

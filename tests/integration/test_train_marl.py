@@ -17,7 +17,8 @@ BTC = ROOT / "config" / "btcusd_1h.toml"
 TINY = ["train.marl.model.hidden=8", "train.marl.model.conv_channels=4",
         "train.marl.model.lstm=4", "train.marl.iterations=4", "train.marl.episodes=1",
         "train.marl.update_epochs=1", "train.marl.eval_every=2",
-        "train.marl.checkpoint_every=1", "train.marl.gate.samples=8"]
+        "train.marl.checkpoint_every=1", "train.marl.gate.samples=8", "train.marl.cv.folds=2",
+        "train.marl.cv.candidates=[[5, 1.0], [10, 1.0]]"]
 
 
 def train(run_dir, models, overrides=(), **kwargs):
@@ -66,7 +67,9 @@ def test_the_registered_gate_is_calibrated_and_the_diagnostics_cover_every_split
     assert gate["threshold"] == run.result.threshold and gate["threshold"] in thresholds
     metrics = run.registered.manifest.metrics
     evaluated = sum(1 for m in run.result.metrics if "gate/threshold" in m)
-    assert metrics["selection_trials"] == evaluated * len(set(thresholds))
+    cv = run.result.metrics[0]  # the cross-validation of the pretraining: 2 candidates
+    assert cv["cv/trials"] == 2 * len(set(thresholds)) and cv["cv/epochs"] in (5, 10)
+    assert metrics["selection_trials"] == cv["cv/trials"] + evaluated * len(set(thresholds))
     assert set(run.diagnostics) == {"train", "validation", "test"}
     for key, summary in run.diagnostics.items():
         setups = len(run.splits[key])

@@ -49,6 +49,7 @@ def test_ray_writes_the_serial_files(learned, local_ray, tmp_path):
     names = sorted(str(p.relative_to(learned)) for p in learned.rglob("*")
                    if p.is_file() and p.name not in ("manifest.json", "report.html"))
     assert "folds/1/models" in " ".join(names)
+    assert "folds/1/diagnostics/test_summary.json" in names  # the fold's gate statistics
     for name in names:
         assert (out / name).read_bytes() == (learned / name).read_bytes(), name
 
