@@ -76,14 +76,17 @@ class CvResult:
 
 def cross_validate(data: SetupData, samples: Sequence[SetupSample], outcomes: Outcomes,
                    mrms: RiskModel, env: EnvConfig, config: MarlTrainConfig,
-                   seed: int, mrms_config: MrmsTrainConfig | None = None) -> CvResult:
+                   seed: int, mrms_config: MrmsTrainConfig | None = None,
+                   initial: dict[str, torch.Tensor] | None = None) -> CvResult:
     """Score every candidate of ``config.cv`` by purged, embargoed cross-validation on
     ``samples`` (the training split; ``outcomes`` their full-information targets).
 
     The frozen M-RMS was trained on these same setups, so sizing a block with it would score
     the block in-sample. With ``mrms_config`` (its training settings) each block is sized by
     an M-RMS refitted on the block's training setups only (its full-information pretraining,
-    :func:`replay.train_mrms.pretrain_risk_model`, without PPO); without it, by ``mrms``."""
+    :func:`replay.train_mrms.pretrain_risk_model`, without PPO); without it, by ``mrms``.
+    ``initial``: the weights every block's model starts from (the dense pretraining's;
+    default: fresh, seeded)."""
     cv = config.cv
     folds = purged_folds(samples, cv.folds, cv.purge_bars, cv.embargo_bars)
     sizers = []
@@ -106,6 +109,8 @@ def cross_validate(data: SetupData, samples: Sequence[SetupSample], outcomes: Ou
         for (train_idx, test_idx), sizer in zip(folds, sizers, strict=True):
             torch.manual_seed(seed)
             model = MarlModel(config.model)
+            if initial is not None:
+                model.load_state_dict(initial)
             fold_train = [samples[i] for i in train_idx]
             pretrain_agents(model, fold_train, outcomes.select(train_idx), candidate,
                             config.reward_clip, seed)

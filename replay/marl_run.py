@@ -42,6 +42,7 @@ from engine.errors import ModelError
 from engine.manifest import code_version
 from engine.registry import DataRef, LoadedModel, save_model
 from engine.schema import AppConfig
+from replay.dense_data import DenseData, collect_dense
 from replay.marl_diagnostics import write_diagnostics
 from replay.marl_report import agent_ablation, fit_logistic, gate_rows, hindsight_r, split_deciders
 from replay.marl_select import deployed_episode, gate_verdicts
@@ -133,6 +134,18 @@ def diagnose(model: Any, mrms: RiskModel, data: SetupData,
     return out
 
 
+def _dense(config: AppConfig, data_path: DataSource, artifacts: Artifacts,
+           train_config: MarlTrainConfig, train: list[SetupSample]) -> DenseData | None:
+    """The dense rows of the training period (``[train.marl.dense]``; ``None`` when off):
+    only rows whose target window closes by the last training setup."""
+    dense = train_config.dense
+    if dense.epochs <= 0 or not train:
+        return None
+    rows = collect_dense(config, data_path, artifacts, matrix_configs(config, train_config),
+                         dense.stride, dense.horizon)
+    return rows.before(train[-1].setup.ts_event)
+
+
 def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifacts, run_dir: Path,
                    models_dir: Path, name: str, data_label: str, *, resume: bool = False,
                    should_stop: Callable[[], bool] = lambda: False,
@@ -165,7 +178,9 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
                         run_dir, resume=resume, should_stop=should_stop,
                         on_iteration=on_iteration, fingerprint=fingerprint,
                         mrms_config=msgspec.convert(artifacts.mrms.manifest.training,
-                                                    MrmsTrainConfig))
+                                                    MrmsTrainConfig),
+                        dense=_dense(config, data_path, artifacts, train_config,
+                                     splits["train"]))
     if result.interrupted:
         return MarlRun(result, splits, {}, data.not_ready, None)
     # the registered gate is the configured one with the threshold calibrated on validation

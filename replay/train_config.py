@@ -12,7 +12,8 @@ from components.risk.limits import RiskLimitsConfig
 from components.risk.model_config import RiskModelConfig
 from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 
-__all__ = ["EnvConfig", "MarlCvConfig", "MarlPretrainConfig", "MarlTrainConfig",
+__all__ = ["EnvConfig", "MarlCvConfig", "MarlDenseConfig", "MarlPretrainConfig",
+           "MarlTrainConfig",
            "MrmsPretrainConfig",
            "MrmsTrainConfig", "RdeTrainConfig", "TrainConfig"]
 
@@ -116,6 +117,20 @@ class MarlPretrainConfig(Config, frozen=True):
     own_weight: NonNegativeFloat = 1.0
 
 
+class MarlDenseConfig(Config, frozen=True):
+    """``[train.marl.dense]``: the dense pretraining of the agents' embedders on every
+    ``stride``-th bar of the training period (``replay/dense_data.py``,
+    ``replay/marl_dense.py``): targets ``horizon`` execution bars ahead, ``epochs`` passes in
+    minibatches, AdamW. ``epochs = 0`` skips it."""
+
+    epochs: int = 0
+    stride: PositiveInt = 2
+    horizon: PositiveInt = 8
+    minibatch: PositiveInt = 256
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-2
+
+
 class MarlCvConfig(Config, frozen=True):
     """``[train.marl.cv]``: purged, embargoed cross-validation of the pretraining inside the
     training split (``replay/marl_cv.py``): ``folds`` contiguous blocks (0: off, the
@@ -162,6 +177,7 @@ class MarlTrainConfig(Config, frozen=True):
     gate: Gate1Config = Gate1Config()
     pretrain: MarlPretrainConfig = MarlPretrainConfig()
     cv: MarlCvConfig = MarlCvConfig()
+    dense: MarlDenseConfig = MarlDenseConfig()
     thresholds: tuple[Probability, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7,
                                            0.75, 0.8)
     min_trades: int = 3

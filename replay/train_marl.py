@@ -1,6 +1,10 @@
 """Training the MARL decision core: full-information pretraining, then MAPPO on replayed real
 setups (training layer).
 
+**Dense pretraining** (optional, ``dense.epochs``; :mod:`replay.marl_dense`): the agents'
+embedders first learn causal targets (the next bars' return and range in ATRs) on every bar
+of the training period.
+
 **Pretraining** (:mod:`replay.marl_pretrain`): before the first iteration of a fresh run the
 agents fit every training setup's counterfactual outcomes (:mod:`replay.outcomes`: the net R of
 pass, long and short), with the epochs and temperature chosen by purged, embargoed
@@ -48,6 +52,7 @@ iterations and resumable to the uninterrupted result; torch runs on one thread.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,8 +71,10 @@ from components.risk.model import RiskModel
 from engine.errors import ModelError
 from engine.events import OrderIntent
 from replay.checkpoints import PolicyRun
+from replay.dense_data import DenseData
 from replay.marl_cv import cross_validate
-from replay.marl_pretrain import pretrain_agents
+from replay.marl_dense import pretrain_encoders
+from replay.marl_pretrain import observations, pretrain_agents
 from replay.marl_select import calibrate, mrms_proposal
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
@@ -270,21 +277,23 @@ def train_marl(data: SetupData, train: Sequence[SetupSample],
                config: MarlTrainConfig, run_dir: Path, resume: bool = False,
                should_stop: Callable[[], bool] = lambda: False,
                on_iteration: Callable[[dict[str, Any]], None] | None = None,
-               fingerprint: str = "", mrms_config: MrmsTrainConfig | None = None
-               ) -> MarlResult:
+               fingerprint: str = "", mrms_config: MrmsTrainConfig | None = None,
+               dense: DenseData | None = None) -> MarlResult:
     """Train on ``train`` setups, select on ``validation`` (module docstring);
     ``mrms_config``: the frozen M-RMS's training settings, to refit it per cross-validation
-    block (:func:`replay.marl_cv.cross_validate`)."""
+    block (:func:`replay.marl_cv.cross_validate`); ``dense``: the training period's dense
+    rows, for the embedders' pretraining (``config.dense``)."""
     with one_thread():
         return _train(data, train, validation, mrms, env, config, run_dir, resume,
-                      should_stop, on_iteration, fingerprint, mrms_config)
+                      should_stop, on_iteration, fingerprint, mrms_config, dense)
 
 
 def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[SetupSample],
            mrms: RiskModel, env: EnvConfig, config: MarlTrainConfig, run_dir: Path,
            resume: bool, should_stop: Callable[[], bool],
            on_iteration: Callable[[dict[str, Any]], None] | None,
-           fingerprint: str, mrms_config: MrmsTrainConfig | None) -> MarlResult:
+           fingerprint: str, mrms_config: MrmsTrainConfig | None,
+           dense: DenseData | None) -> MarlResult:
     if not train:
         raise ModelError("train marl: expected training setups, found none")
     torch.use_deterministic_algorithms(True)
@@ -319,9 +328,17 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     elif config.pretrain.epochs > 0:  # a fresh run: full-information pretraining first
         pretrain = config.pretrain
         row: dict[str, Any] = {"iteration": 0}
+        initial = None
+        if dense is not None and config.dense.epochs > 0:
+            if model.config.standardise:  # the arbitrageur reads the scaled regime vector
+                x = observations(train)
+                model.set_standardisation(x[2], x[3])
+            row.update(pretrain_encoders(model, dense, config.dense, seed))
+            initial = copy.deepcopy(model.state_dict())
         if config.cv.folds >= 2 and len(train) >= config.cv.folds:
             rng = torch.get_rng_state()  # the folds' models must not move the run's RNG
-            cv = cross_validate(data, train, outcomes, mrms, env, config, seed, mrms_config)
+            cv = cross_validate(data, train, outcomes, mrms, env, config, seed, mrms_config,
+                                initial)
             torch.set_rng_state(rng)
             pretrain = cv.pretrain
             row.update({"cv/score": cv.score, "cv/epochs": pretrain.epochs,
