@@ -96,13 +96,8 @@ def train_marl_command(args: argparse.Namespace) -> int:
 
 def format_marl_diagnostics(diagnostics: dict[str, dict[str, Any]]) -> str:
     """Per split: the gate-1 summary, the per-agent ablation and the deciders side by side."""
+    from replay.marl_diagnostics import format_interval as ci
     from replay.marl_diagnostics import format_summary
-
-    def ci(v: list[float | None] | None) -> str:
-        if v is None or v[0] is None:
-            return "n/a"
-        low, high = ("n/a" if x is None else f"{x:.2f}" for x in v[1:])
-        return f"{v[0]:.2f} [{low}, {high}]"
 
     lines = []
     for split, summary in diagnostics.items():

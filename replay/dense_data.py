@@ -36,6 +36,7 @@ from components.assemblers import (
     SlowAssembler,
     SlowAssemblerConfig,
 )
+from components.indicators.shared_kernels import atr_batch_nb, atr_init_state
 from engine.artifacts import Artifacts
 from engine.chunks import BarChunk
 from engine.dataset import DataSource
@@ -79,22 +80,20 @@ class DenseData:
 
 
 def causal_atr(high: F64, low: F64, close: F64, period: int) -> F64:
-    """Wilder's ATR at every bar from that bar and the ones before (the first bar's true range
-    is its high - low)."""
-    prev = np.concatenate([[close[0]], close[:-1]])
-    tr = np.maximum(high - low, np.maximum(np.abs(high - prev), np.abs(low - prev)))
-    out = np.empty_like(tr)
-    out[0] = tr[0]
-    for i in range(1, tr.shape[0]):
-        out[i] = out[i - 1] + (tr[i] - out[i - 1]) / period
-    return out
+    """Wilder's ATR at every bar from that bar and the ones before: the indicator layer's own
+    kernel (:func:`components.indicators.shared_kernels.atr_batch_nb`; ``nan`` for the first
+    ``period`` bars)."""
+    return atr_batch_nb(atr_init_state(period), high, low, close)
 
 
 def dense_targets(high: F64, low: F64, close: F64, index: npt.NDArray[np.int64],
                   horizon: int, atr_period: int = 14) -> F64:
     """The two targets of the module docstring at bars ``index`` (each with ``horizon`` bars
-    after it), ``(len(index), 2)``."""
+    after it and at least ``atr_period`` before it), ``(len(index), 2)``."""
     atr = causal_atr(high, low, close, atr_period)
+    if index.size and not np.isfinite(atr[index]).all():
+        raise ValueError(f"index: expected bars after the ATR's {atr_period}-bar warm-up, was "
+                         f"{int(index.min())}")
     prev = np.concatenate([[close[0]], close[:-1]])
     tr = np.maximum(high - low, np.maximum(np.abs(high - prev), np.abs(low - prev)))
     out = np.zeros((index.shape[0], 2))

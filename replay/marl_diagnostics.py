@@ -34,7 +34,8 @@ import numpy as np
 from components.decision.model_config import ACTIONS, AGENTS
 from replay.ranking import auc, bootstrap_ci, spearman
 
-__all__ = ["GateRow", "format_summary", "gate_row", "summarise", "write_diagnostics"]
+__all__ = ["GateRow", "format_interval", "format_summary", "gate_row", "summarise",
+           "write_diagnostics"]
 
 STAGES = ("gate1", "risk", "gate2", "traded")
 """Where a setup's path ended, in pipeline order."""
@@ -163,14 +164,18 @@ def _num(x: float | None, spec: str = "{:.2f}") -> str:
     return "n/a" if x is None or not math.isfinite(x) else spec.format(x)
 
 
+def format_interval(v: Sequence[float | None] | None) -> str:
+    """``point [low, high]`` with 2 decimals (``n/a`` where undefined)."""
+    if v is None or v[0] is None:
+        return "n/a"
+    return f"{_num(v[0])} [{_num(v[1])}, {_num(v[2])}]"
+
+
 def format_summary(summary: dict[str, Any], title: str) -> str:
     """A few terminal lines of a :func:`summarise` result."""
     f, a, g = summary["funnel"], summary["agreement"], summary["gate1_reasons"]
     c = summary["agent_correlation"]
     sp, au = summary["ranking"]["spearman"], summary["ranking"]["auc"]
-
-    def ci(v: list[float | None] | None) -> str:
-        return "n/a" if v is None else f"{_num(v[0])} [{_num(v[1])}, {_num(v[2])}]"
 
     q = summary["uncertainty"]
     mi = summary["mutual_information"]
@@ -183,7 +188,7 @@ def format_summary(summary: dict[str, Any], title: str) -> str:
         "  agent correlation " + ", ".join(f"{k} {_num(v)}" for k, v in c.items()),
         f"  uncertainty median {_num(q.get('median'), '{:.3f}')}, mutual information median "
         f"{_num(mi.get('median'), '{:.4f}')} nats",
-        f"  ranking: Spearman(score, R) {ci(sp)}, AUC(win) {ci(au)}"])
+        f"  ranking: Spearman(score, R) {format_interval(sp)}, AUC(win) {format_interval(au)}"])
 
 
 def write_diagnostics(out_dir: Path, name: str, rows: Sequence[GateRow],

@@ -33,8 +33,8 @@ from replay.mrms_env import Episode, Proposal, run_episode
 from replay.train_config import EnvConfig
 from replay.train_mrms import qualified
 
-__all__ = ["Calibration", "calibrate", "deployed_episode", "gate_verdicts", "mrms_proposal",
-           "passes"]
+__all__ = ["Calibration", "calibrate", "deployed_episode", "gate_verdict", "gate_verdicts",
+           "mrms_proposal", "passes"]
 
 _PASS = Proposal(size=0, stop_atr=1.0, rr=1.0)
 
@@ -46,6 +46,16 @@ def mrms_proposal(mrms: RiskModel, state: tuple[float, ...]) -> Proposal:
     return Proposal(int(sizes[0]), float(stops[0]), float(rrs[0]))
 
 
+def gate_verdict(model: MarlModel, obs: tuple[torch.Tensor, ...], sample: SetupSample,
+                 gate: Gate1Config, seed: int) -> Gate1Verdict:
+    """Gate 1's verdict on one observation of ``sample``, exactly as the live decider
+    computes it (``gate.samples`` passes, masks seeded by ``seed`` and the setup's time)."""
+    with torch.inference_mode():
+        masks = model.sample_masks(gate.samples, mask_generator(seed, sample.setup.ts_event))
+        probs = model.mc_probs(obs[0], obs[1], obs[2], obs[3], masks)
+    return consensus(probs.numpy(), sample.setup.direction, gate)
+
+
 def gate_verdicts(model: MarlModel, samples: Sequence[SetupSample], gate: Gate1Config,
                   seed: int) -> list[Gate1Verdict]:
     """Gate 1's verdict on each setup, exactly as the live decider computes it."""
@@ -54,10 +64,7 @@ def gate_verdicts(model: MarlModel, samples: Sequence[SetupSample], gate: Gate1C
     for sample in samples:
         assert sample.slow is not None and sample.fast is not None
         obs = observe(sample.slow, sample.fast, sample.regime, sample.features)
-        with torch.inference_mode():
-            masks = model.sample_masks(gate.samples, mask_generator(seed, sample.setup.ts_event))
-            probs = model.mc_probs(*obs, masks)
-        out.append(consensus(probs.numpy(), sample.setup.direction, gate))
+        out.append(gate_verdict(model, obs, sample, gate, seed))
     return out
 
 

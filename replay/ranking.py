@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from replay.rde_stats import rank_average
+from replay.rde_stats import spearman as rde_spearman
 
 __all__ = ["LogisticBaseline", "RankingRow", "auc", "bootstrap_ci", "ranking_row",
            "ranking_table", "spearman"]
@@ -78,12 +79,7 @@ def spearman(score: npt.ArrayLike, outcome: npt.ArrayLike) -> float:
     """
     x, y = _vector("score", score), _vector("outcome", outcome)
     _same_length("spearman", x, y)
-    if x.size < 2:
-        return math.nan
-    a, b = rank_average(x), rank_average(y)
-    a, b = a - a.mean(), b - b.mean()
-    denominator = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / denominator if denominator > 0.0 else math.nan
+    return rde_spearman(x, y)
 
 
 def auc(score: npt.ArrayLike, win: npt.ArrayLike) -> float:

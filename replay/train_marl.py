@@ -64,22 +64,20 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from components.decision.decider import mask_generator, observe
+from components.decision.decider import observe
 from components.decision.gate import Gate1Config, consensus
 from components.decision.model import MarlModel
 from components.risk.model import RiskModel
 from engine.errors import ModelError
-from engine.events import OrderIntent
 from replay.checkpoints import PolicyRun
 from replay.dense_data import DenseData
 from replay.marl_cv import cross_validate
 from replay.marl_dense import pretrain_encoders
 from replay.marl_pretrain import observations, pretrain_agents
-from replay.marl_select import calibrate, mrms_proposal
+from replay.marl_select import calibrate, gate_verdict, mrms_proposal
 from replay.mrms_data import SetupData, SetupSample
 from replay.mrms_env import Episode, Proposal, run_episode
-from replay.outcomes import compute_outcomes
-from replay.trade_sim import run_trade
+from replay.outcomes import compute_outcomes, one_contract
 from replay.train_config import EnvConfig, MarlTrainConfig, MrmsTrainConfig
 from replay.train_mrms import gae, one_thread
 
@@ -121,16 +119,8 @@ class Rollout:
 def bracket_r(data: SetupData, sample: SetupSample, proposal: Proposal, clip: float) -> float:
     """The clipped net R-multiple of one contract in the setup's direction with ``proposal``'s
     stop and target, executed by the backtest's broker (0 when it never closes)."""
-    setup = sample.setup
-    stop = proposal.stop_atr * setup.atr
-    intent = OrderIntent(
-        ts_event=setup.ts_event, ts_init=setup.ts_init, instrument=data.broker.instrument.symbol,
-        strategy=data.broker.strategy, order_id=1,
-        action="buy" if setup.direction > 0 else "sell", quantity=1, stop_points=stop,
-        target_points=proposal.rr * stop)
-    trade = run_trade(data.broker, intent, data.bars, sample.start).trade
-    r = trade.r_multiple if trade is not None else None
-    return 0.0 if r is None else max(-clip, min(clip, r))
+    r = one_contract(data, sample, sample.setup.direction, proposal.stop_atr, proposal.rr)[0]
+    return max(-clip, min(clip, r))
 
 
 def act(model: MarlModel, obs: Observation, generator: torch.Generator,
@@ -199,10 +189,7 @@ def marl_policy(model: MarlModel, mrms: RiskModel, gate: Gate1Config, data: Setu
 def gate_passes(model: MarlModel, obs: Observation, sample: SetupSample,
                 gate: Gate1Config, seed: int) -> bool:
     """Gate 1 on one observation, exactly as :class:`~components.decision.MarlDecider`."""
-    with torch.inference_mode():
-        masks = model.sample_masks(gate.samples, mask_generator(seed, sample.setup.ts_event))
-        probs = model.mc_probs(obs[0], obs[1], obs[2], obs[3], masks)
-    return consensus(probs.numpy(), sample.setup.direction, gate).passed
+    return gate_verdict(model, obs, sample, gate, seed).passed
 
 
 def evaluate_gate(model: MarlModel, mrms: RiskModel, data: SetupData,
