@@ -67,14 +67,14 @@ def train_marl_command(args: argparse.Namespace) -> int:
         if row["iteration"] == 0:  # the full-information pretraining
             log.info("marl.pretrained", team_loss=round(row["pretrain/team_loss"], 4),
                      validation_score=row.get("validation/score"),
-                     threshold=row.get("gate/threshold"))
+                     threshold=row.get("gate/threshold"), min_agree=row.get("gate/min_agree"))
             return "pretrained"
         log.info("marl.iteration", iteration=row["iteration"],
                  episode_r=round(row["charts/episode_r"], 3),
                  take_rate=round(row["charts/take_rate"], 3),
                  value_loss=round(row["losses/value"], 4),
                  validation_score=row.get("validation/score"),
-                 threshold=row.get("gate/threshold"))
+                 threshold=row.get("gate/threshold"), min_agree=row.get("gate/min_agree"))
         return f"R {row['charts/episode_r']:+.2f}  take {row['charts/take_rate']:.2f}"
 
     run = run_policy_trainer(args, "train marl", loaded, data_path, artifacts, out_dir,
@@ -86,7 +86,8 @@ def train_marl_command(args: argparse.Namespace) -> int:
     result = run.result
     print(f"iterations    {len(result.metrics)} run, best {result.best_iteration} (validation "
           f"P&L {result.best_validation:+,.0f} USD with at least {train_config.min_trades} "
-          f"trades; gate 1 threshold calibrated to {result.threshold:.2f})")
+          f"trades; gate 1 calibrated to threshold {result.threshold:.2f}, "
+          f"{result.gate.min_agree} of 3 agreeing)")
     code = finish_policy_run("train marl", loaded.path, out_dir, run, format_marl_comparison)
     if run.diagnostics:
         print(format_marl_diagnostics(run.diagnostics))

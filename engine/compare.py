@@ -25,9 +25,11 @@ from engine.schema import AppConfig
 from replay.metrics import Metrics
 from replay.metrics.stats import deflated_sharpe_ratio
 
-__all__ = ["CompareRow", "compare_baselines", "comparison_table", "format_comparison"]
+__all__ = ["BASELINES", "CompareRow", "baseline_configs", "compare_baselines", "comparison_table",
+           "format_comparison"]
 
 DSR_NEEDED = 0.95
+BASELINES = ("synergy", "buy_hold")
 
 
 class CompareRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,18 +47,21 @@ class CompareRow(msgspec.Struct, frozen=True, kw_only=True):
     dsr: float
 
 
+def baseline_configs(config: AppConfig) -> dict[str, AppConfig]:
+    """``config`` running the rule-based synergy strategy (fixed sizing) and buy-and-hold."""
+    fixed = msgspec.structs.replace(config.strategies.synergy, sizing="fixed")
+    return {name: msgspec.structs.replace(
+        config, backtest=msgspec.structs.replace(config.backtest, strategy=name),
+        strategies=msgspec.structs.replace(config.strategies, synergy=fixed))
+        for name in BASELINES}
+
+
 def compare_baselines(config: AppConfig, data_path: Path, out_dir: Path, start_ns: int | None,
                       path: str = "bus") -> dict[str, BacktestOutcome]:
     """The rule-based synergy strategy and buy-and-hold over the same data from ``start_ns``."""
-    outcomes = {}
-    fixed = msgspec.structs.replace(config.strategies.synergy, sizing="fixed")
-    for name in ("synergy", "buy_hold"):
-        cfg = msgspec.structs.replace(
-            config, backtest=msgspec.structs.replace(config.backtest, strategy=name),
-            strategies=msgspec.structs.replace(config.strategies, synergy=fixed))
-        outcomes[name] = backtest_file(cfg, data_path, out_dir / name, path="bus",
-                                       progress=False, start_ns=start_ns)
-    return outcomes
+    return {name: backtest_file(cfg, data_path, out_dir / name, path="bus", progress=False,
+                                start_ns=start_ns)
+            for name, cfg in baseline_configs(config).items()}
 
 
 def _per_period(m: Metrics) -> float:

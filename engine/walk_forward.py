@@ -12,7 +12,10 @@ read once (:mod:`engine.dataset`):
    nothing to fit.
 2. **test**: a backtest replays the training window (warming the indicators up, deciding
    nothing) and trades the test window: the strategy sees no event before the test start, the
-   metrics start there, and the data stops at the test end.
+   metrics start there, and the data stops at the test end. For the learned stack (a MARL
+   core), the rule-based synergy strategy and buy-and-hold trade the same test window
+   (:func:`engine.compare.baseline_configs`), and the fold records its RDE's latent statistics
+   (active units, latent gain, collapse flag: docs/rde.md).
 
 The test windows tile the end of the data, so their equity curves join end to end. The
 stitched curve adds each fold's P&L to the equity the previous folds ended with (futures
@@ -33,6 +36,7 @@ import numpy as np
 
 from engine.backtest import uses_models
 from engine.backtest_report import fill_assumptions, trade_metrics
+from engine.compare import baseline_configs
 from engine.config import config_id
 from engine.dataset import Dataset
 from engine.executor import Backend, TaskFailure
@@ -45,6 +49,7 @@ from replay.data.timestamps import format_ns
 from replay.folds import Fold
 from replay.metrics import (
     EquityAccumulator,
+    Metrics,
     days_per_year_for,
     evaluate_targets,
     trading_day,
@@ -80,6 +85,8 @@ class FoldOutcome:
     train_rows: int
     test_rows: int
     diagnostics: dict[str, bytes] = field(default_factory=dict)
+    baselines: dict[str, Metrics] = field(default_factory=dict)
+    rde: dict[str, float] = field(default_factory=dict)
 
 
 def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
@@ -101,11 +108,18 @@ def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
     test = data.between(fold.train_start, fold.test_end)
     out = evaluate(config, test, fold.test_start, artifacts, keep_curve=True)
     assert out.curve is not None and out.bound_curve is not None
+    baselines, rde = {}, {}
+    if artifacts is not None and artifacts.marl is not None:  # the learned stack's yardsticks
+        baselines = {name: evaluate(cfg, test, fold.test_start, artifacts).data.metrics
+                     for name, cfg in baseline_configs(config).items()}
+    if artifacts is not None and artifacts.rde is not None:
+        rde = {k: v for k, v in artifacts.rde.manifest.metrics.items()
+               if k.endswith(("_active_units", "_latent_gain")) or k in ("stride", "collapsed")}
     refs = artifacts.model_refs() if artifacts is not None else []
     # the walk-forward's config: the fold's names its models by a temporary path
     report = msgspec.structs.replace(out.data, config_id=config_id(task.config))
     return FoldOutcome(fold, report, out.curve, out.bound_curve, models, refs, fitted_until,
-                       train.rows, test.rows - train.rows, diagnostics)
+                       train.rows, test.rows - train.rows, diagnostics, baselines, rde)
 
 
 def _files(root: Path) -> dict[str, bytes]:

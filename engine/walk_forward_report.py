@@ -54,6 +54,15 @@ class FoldRow(msgspec.Struct, frozen=True, kw_only=True):
     win_rate: float = math.nan
     profit_factor: float = math.nan
     psr: float = math.nan
+    synergy_trades: int = 0
+    synergy_return: float = math.nan
+    synergy_sharpe: float = math.nan
+    buy_hold_return: float = math.nan
+    buy_hold_sharpe: float = math.nan
+    rde_train_active_units: float = math.nan
+    rde_test_active_units: float = math.nan
+    rde_test_latent_gain: float = math.nan
+    rde_collapsed: float = math.nan
     attempts: int = 1
     error: str = ""
 
@@ -80,8 +89,24 @@ def fold_rows(folds: list[Fold], results: list[FoldOutcome | TaskFailure],
             models=" ".join(f"{r.name}/{r.version}" for r in result.model_refs),
             trades=m.trades, total_return=m.total_return, sharpe=m.sharpe, sortino=m.sortino,
             max_drawdown=m.max_drawdown, calmar=m.calmar, win_rate=m.win_rate,
-            profit_factor=m.profit_factor, psr=m.probabilistic_sharpe))
+            profit_factor=m.profit_factor, psr=m.probabilistic_sharpe,
+            **_yardsticks(result)))
     return rows
+
+
+def _yardsticks(result: FoldOutcome) -> dict[str, float | int]:
+    """The fold's baselines (learned strategies) and its RDE's latent statistics."""
+    out: dict[str, float | int] = {}
+    synergy, buy_hold = result.baselines.get("synergy"), result.baselines.get("buy_hold")
+    if synergy is not None:
+        out.update(synergy_trades=synergy.trades, synergy_return=synergy.total_return,
+                   synergy_sharpe=synergy.sharpe)
+    if buy_hold is not None:
+        out.update(buy_hold_return=buy_hold.total_return, buy_hold_sharpe=buy_hold.sharpe)
+    for key in ("train_active_units", "test_active_units", "test_latent_gain", "collapsed"):
+        if key in result.rde:
+            out[f"rde_{key}"] = float(result.rde[key])
+    return out
 
 
 def _windows(fold: Fold) -> FoldRow:
@@ -146,6 +171,30 @@ def format_folds(rows: list[FoldRow]) -> str:
             f"{_fmt(r.sortino, '{:.2f}'):>8} "
             f"{_fmt(100 * r.max_drawdown, '{:.2f}%'):>7} {_fmt(r.profit_factor, '{:.2f}'):>5} "
             f"{_fmt(r.psr, '{:.2f}'):>5}  {r.fitted_until[:16] or '-'}")
+    learned = [r for r in rows if r.status == "ok" and math.isfinite(r.synergy_return)]
+    if learned:
+        lines += ["", "the learned stack beside its baselines on each test window (RDE latent: "
+                  "active units train/test, latent gain on test)",
+                  f"{'fold':>4}  {'learned':>8} {'sharpe':>7}  {'synergy':>8} {'sharpe':>7} "
+                  f"{'trades':>6}  {'buy-hold':>8} {'sharpe':>7}  {'RDE latent':<22}"]
+        for r in learned:
+            latent = (f"{_fmt(r.rde_train_active_units, '{:.0f}')}/"
+                      f"{_fmt(r.rde_test_active_units, '{:.0f}')} units, gain "
+                      f"{_fmt(r.rde_test_latent_gain, '{:.2f}')}"
+                      + (" COLLAPSED" if r.rde_collapsed == 1.0 else ""))
+            lines.append(
+                f"{r.fold:>4}  {_fmt(100 * r.total_return, '{:.2f}%'):>8} "
+                f"{_fmt(r.sharpe, '{:.2f}'):>7}  {_fmt(100 * r.synergy_return, '{:.2f}%'):>8} "
+                f"{_fmt(r.synergy_sharpe, '{:.2f}'):>7} {r.synergy_trades:>6}  "
+                f"{_fmt(100 * r.buy_hold_return, '{:.2f}%'):>8} "
+                f"{_fmt(r.buy_hold_sharpe, '{:.2f}'):>7}  {latent}")
+        total = {k: sum(getattr(r, k) for r in learned)
+                 for k in ("total_return", "synergy_return", "buy_hold_return")}
+        lines.append(f" all  {_fmt(100 * total['total_return'], '{:.2f}%'):>8} {'':>7}  "
+                     f"{_fmt(100 * total['synergy_return'], '{:.2f}%'):>8} {'':>7} "
+                     f"{sum(r.synergy_trades for r in learned):>6}  "
+                     f"{_fmt(100 * total['buy_hold_return'], '{:.2f}%'):>8}   (sum of the "
+                     "folds' returns: each fold starts with the same cash)")
     for r in rows:
         if r.params:
             lines.append(f"{r.fold:>4}  chosen on its training window: {r.params} "

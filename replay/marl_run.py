@@ -7,6 +7,7 @@ register (training layer).
 2. Split the setups by the RDE's split bounds (the same periods as the RDE and the M-RMS).
 3. Train (:func:`replay.train_marl.train_marl`) with the registered M-RMS frozen, over its
    training account and hard limits: pretraining, MAPPO, selection and gate 1's threshold
+   and agreement
    calibrated on the validation split (registered as the model's gate; the number of
    configurations tried is recorded as ``selection_trials``).
 4. Play the validation and test setups three ways over the same account and limits: gate 1 +
@@ -130,7 +131,8 @@ def diagnose(model: Any, mrms: RiskModel, data: SetupData,
             out[key] = write_diagnostics(out_dir, key, gate_rows(samples, verdicts, episode, r), {
                 "ablation": agent_ablation(model, splits["train"], samples, gate, seed,
                                            verdicts),
-                "deciders": [d.as_dict() for d in deciders], "threshold": gate.threshold})
+                "deciders": [d.as_dict() for d in deciders], "threshold": gate.threshold,
+                "min_agree": gate.min_agree})
     return out
 
 
@@ -183,17 +185,20 @@ def run_train_marl(config: AppConfig, data_path: DataSource, artifacts: Artifact
                                      splits["train"]))
     if result.interrupted:
         return MarlRun(result, splits, {}, data.not_ready, None)
-    # the registered gate is the configured one with the threshold calibrated on validation
-    calibrated = msgspec.structs.replace(train_config, gate=msgspec.structs.replace(
-        train_config.gate, threshold=result.threshold))
+    # the registered gate is the configured one with the threshold and agreement calibrated
+    # on validation
+    calibrated = msgspec.structs.replace(train_config, gate=result.gate)
     table = compare(result.model, mrms, data, splits, env, calibrated, seed)
     evaluations = sum(1 for row in result.metrics if "gate/threshold" in row)
     cv_trials = sum(int(row.get("cv/trials", 0)) for row in result.metrics)
     metrics: dict[str, float] = {"best_iteration": float(result.best_iteration),
                                  "best_validation_score": result.best_validation,
                                  "gate_threshold": result.threshold,
+                                 "gate_min_agree": float(result.gate.min_agree),
                                  "selection_trials": float(
-                                     cv_trials + evaluations * len(set(train_config.thresholds)))}
+                                     cv_trials + evaluations
+                                     * len(set(train_config.thresholds))
+                                     * max(1, len(set(train_config.agreements))))}
     for key, sides in table.items():
         for side, figures in sides.items():
             for figure, value in figures.items():

@@ -7,13 +7,17 @@ forward, masks seeded by the model's seed and the setup's time), and every setup
 sized by the frozen M-RMS on the live account, capped by the hard limits and executed by the
 backtest's broker (:func:`replay.mrms_env.run_episode`): the pipeline a backtest deploys.
 
-:func:`calibrate` chooses gate 1's ``threshold`` on a split (validation): the verdicts are
-computed once (agreement and score do not depend on the threshold), then each candidate
-threshold's decisions are played as a deployed episode and scored by its net P&L, counted
-only with at least ``min_trades`` trades (:func:`replay.train_mrms.qualified`). Of the
-thresholds with the best score the middle one is kept (equal scores mean the same trades over
-a range of thresholds; its middle is the farthest from changing them). Every candidate is a
-trial: their number is recorded for the deflated Sharpe ratio.
+:func:`calibrate` chooses gate 1's ``threshold`` and ``min_agree`` on a split (validation):
+the verdicts are computed once (the agreement count and the score depend on neither), then
+each candidate pair's decisions are played as a deployed episode and scored by its net P&L,
+counted only with at least ``min_trades`` trades (:func:`replay.train_mrms.qualified`). The
+agreement candidates are the design's two documented values, 2 of 3 and 3 of 3 (docs/marl.md,
+"Gate 1"): with argmax votes over three actions, 2 of 3 is implied by almost every score above
+0.5, so only calibrating it lets agreement decide setups the score alone would pass. Of the
+pairs with the best score, those with the configured ``min_agree`` (the design's 2 of 3) come
+first, and of their thresholds the middle one is kept: equal scores mean the same trades over
+a range of thresholds, and its middle is the farthest from changing them. Every candidate
+pair is a trial: their number is recorded for the deflated Sharpe ratio.
 """
 
 from __future__ import annotations
@@ -68,10 +72,13 @@ def gate_verdicts(model: MarlModel, samples: Sequence[SetupSample], gate: Gate1C
     return out
 
 
-def passes(verdict: Gate1Verdict, gate: Gate1Config, threshold: float) -> bool:
-    """Whether ``verdict`` passes gate 1 with ``threshold`` in place of ``gate.threshold``
-    (the same two criteria as :func:`~components.decision.gate.consensus`)."""
-    return verdict.agree >= gate.min_agree and verdict.score >= threshold
+def passes(verdict: Gate1Verdict, gate: Gate1Config, threshold: float,
+           min_agree: int | None = None) -> bool:
+    """Whether ``verdict`` passes gate 1 with ``threshold`` (and ``min_agree``, when given) in
+    place of the gate's (the same two criteria as
+    :func:`~components.decision.gate.consensus`)."""
+    agree = gate.min_agree if min_agree is None else min_agree
+    return verdict.agree >= agree and verdict.score >= threshold
 
 
 def deployed_episode(data: SetupData, samples: Sequence[SetupSample], env: EnvConfig,
@@ -88,36 +95,45 @@ def deployed_episode(data: SetupData, samples: Sequence[SetupSample], env: EnvCo
 
 @dataclass(frozen=True)
 class Calibration:
-    """The threshold chosen, its score, P&L and trades, and every candidate's figures
-    (``threshold, passed, trades, pnl_usd, score``)."""
+    """The threshold and agreement chosen, their score, P&L and trades, and every candidate's
+    figures (``min_agree, threshold, passed, trades, pnl_usd, score``)."""
 
     threshold: float
+    min_agree: int
     score: float
     pnl: float
     trades: int
     passed: int
-    candidates: list[tuple[float, int, int, float, float]] = field(default_factory=list)
+    candidates: list[tuple[int, float, int, int, float, float]] = field(default_factory=list)
 
     def gate(self, gate: Gate1Config) -> Gate1Config:
-        """``gate`` with the calibrated threshold."""
-        return msgspec.structs.replace(gate, threshold=self.threshold)
+        """``gate`` with the calibrated threshold and agreement."""
+        return msgspec.structs.replace(gate, threshold=self.threshold, min_agree=self.min_agree)
 
 
 def calibrate(model: MarlModel, mrms: RiskModel, data: SetupData,
               samples: Sequence[SetupSample], env: EnvConfig, gate: Gate1Config, seed: int,
-              thresholds: Sequence[float], min_trades: int) -> Calibration:
-    """Choose gate 1's threshold on ``samples`` (module docstring)."""
-    candidates = sorted(set(thresholds)) or [gate.threshold]
+              thresholds: Sequence[float], min_trades: int,
+              agreements: Sequence[int] = ()) -> Calibration:
+    """Choose gate 1's threshold and agreement on ``samples`` (module docstring); with no
+    ``agreements`` the gate's ``min_agree`` is kept."""
+    levels = sorted(set(thresholds)) or [gate.threshold]
+    agrees = sorted(set(agreements)) or [gate.min_agree]
     verdicts = gate_verdicts(model, samples, gate, seed)
     rows = []
-    for threshold in candidates:
-        take = [passes(v, gate, threshold) for v in verdicts]
-        episode = deployed_episode(data, samples, env, mrms, take)
-        trades = len(episode.trades)
-        rows.append((threshold, sum(take), trades, episode.pnl,
-                     qualified(episode.pnl, trades, min_trades)))
-    best = max(r[4] for r in rows)
-    tied = [r for r in rows if r[4] == best]
+    for agree in agrees:
+        for threshold in levels:
+            take = [passes(v, gate, threshold, agree) for v in verdicts]
+            episode = deployed_episode(data, samples, env, mrms, take)
+            trades = len(episode.trades)
+            rows.append((agree, threshold, sum(take), trades, episode.pnl,
+                         qualified(episode.pnl, trades, min_trades)))
+    best = max(r[5] for r in rows)
+    tied = [r for r in rows if r[5] == best]
+    # among equal scores the configured agreement first (the design's prior), then the
+    # middle threshold of its tie
+    nearest = min(abs(r[0] - gate.min_agree) for r in tied)
+    tied = [r for r in tied if abs(r[0] - gate.min_agree) == nearest]
     chosen = tied[(len(tied) - 1) // 2]
-    return Calibration(threshold=chosen[0], score=chosen[4], pnl=chosen[3], trades=chosen[2],
-                       passed=chosen[1], candidates=rows)
+    return Calibration(threshold=chosen[1], min_agree=chosen[0], score=chosen[5],
+                       pnl=chosen[4], trades=chosen[3], passed=chosen[2], candidates=rows)

@@ -8,7 +8,9 @@
 3. Train on the training split, early-stop on the validation split
    (:func:`replay.train_rde.train_rde`); the run directory holds the checkpoint and the
    metrics, so ``--resume RUN_DIR`` continues an interrupted run.
-4. Evaluate the best weights on all three splits and register them
+4. Evaluate the best weights on all three splits (a latent that collapsed on the training
+   windows, :func:`collapsed`, is logged as ``rde.latent_collapsed`` and recorded as the
+   ``collapsed`` metric) and register them
    (:func:`engine.registry.save_model`) as ``<models>/rde/<name>/<version>/`` with the data
    hash, split bounds, metrics, the MMD reference it read, the training config and seed.
 
@@ -42,7 +44,8 @@ from replay.rde_data import RegimeRows, Split, collect_regime_rows, split_window
 from replay.train_config import RdeTrainConfig
 from replay.train_rde import TrainResult, evaluate, train_rde
 
-__all__ = ["RdeRun", "resolve_train_config", "run_train_rde", "split_bounds"]
+__all__ = ["COLLAPSE_GAIN", "RdeRun", "collapsed", "resolve_train_config", "run_train_rde",
+           "split_bounds"]
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,16 @@ def resolve_train_config(config: AppConfig) -> RdeTrainConfig:
     """``[train.rde]`` with ``seed`` defaulting to the config's root ``seed``."""
     rde = config.train.rde
     return rde if rde.seed is not None else msgspec.structs.replace(rde, seed=config.seed)
+
+
+COLLAPSE_GAIN = 0.02
+
+
+def collapsed(train: dict[str, Any], latent: int) -> bool:
+    """A latent collapsed on its own training windows: fewer than half its units active, or
+    a latent gain below ``COLLAPSE_GAIN`` (each window's vector reconstructs it hardly better
+    than another window's)."""
+    return bool(train["active_units"] < latent / 2 or train["latent_gain"] < COLLAPSE_GAIN)
 
 
 def split_bounds(rows: RegimeRows, ends: np.ndarray, part: slice) -> SplitBounds:
@@ -124,11 +137,19 @@ def run_train_rde(config: AppConfig, data_path: DataSource, artifacts: Artifacts
     bounds = {k: split_bounds(rows, ends, v) for k, v in parts.items()}
     metrics: dict[str, float] = {
         "best_epoch": float(result.best_epoch), "epochs": float(len(result.metrics)),
-        "early_stopped": float(result.early_stopped)}
+        "early_stopped": float(result.early_stopped), "stride": float(result.stride)}
     for key, values in evaluation.items():
         metrics[f"{key}_recon"] = float(values["recon"])
         metrics[f"{key}_kl"] = float(values["kl"])
         metrics[f"{key}_active_units"] = float(values["active_units"])
+        metrics[f"{key}_latent_gain"] = float(values["latent_gain"])
+    metrics["collapsed"] = float(collapsed(evaluation["train"], model_config.latent))
+    if metrics["collapsed"]:
+        log.warning("rde.latent_collapsed", active_units=evaluation["train"]["active_units"],
+                    latent=model_config.latent,
+                    latent_gain=round(evaluation["train"]["latent_gain"], 4),
+                    hint="the decoder barely uses the latent; train longer "
+                         "(train.rde.min_updates, epochs) or on more data")
     train_end = bounds["train"]
     registered = save_model(models_dir, {
         "kind": "rde", "name": name,

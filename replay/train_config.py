@@ -25,7 +25,11 @@ class RdeTrainConfig(Config, frozen=True):
     span (its window is ``model.window``), recorded with the model so serving builds the same
     matrix. Consecutive windows share all but one row, so epoch ``e`` (from 1) trains on
     every ``stride``-th window starting at ``(e - 1) % stride``: every window is used once per
-    ``stride`` epochs, and an epoch costs ``1 / stride`` of a full pass.
+    ``stride`` epochs, and an epoch costs ``1 / stride`` of a full pass. ``stride`` is a
+    ceiling: the trainer uses the largest stride at most this that still gives ``epochs``
+    at least ``min_updates`` optimiser steps (down to 1), so a short training window (a
+    walk-forward fold's) is not under-trained into a latent the decoder ignores
+    (docs/rde.md, "Latent collapse").
     """
 
     model: RegimeModelConfig = RegimeModelConfig()
@@ -41,6 +45,7 @@ class RdeTrainConfig(Config, frozen=True):
     seed: int | None = None
     span: PositiveInt = 200
     stride: PositiveInt = 4
+    min_updates: PositiveInt = 500
 
 
 class EnvConfig(Config, frozen=True):
@@ -168,8 +173,9 @@ class MarlTrainConfig(Config, frozen=True):
     (``pretrain``; its epochs and temperature chosen by purged cross-validation inside the
     training split, ``cv``). Selection scores the deployed pipeline (gate 1, the M-RMS, the hard
     limits, the broker) on the validation split: its net P&L, counted only with at least
-    ``min_trades`` trades; gate 1's ``threshold`` is calibrated on the same split over
-    ``thresholds`` (every value tried counts as a trial for the deflated Sharpe ratio).
+    ``min_trades`` trades; gate 1's ``threshold`` and ``min_agree`` are calibrated on the
+    same split over ``thresholds`` x ``agreements`` (every pair tried counts as a trial for
+    the deflated Sharpe ratio; an empty ``agreements`` keeps ``gate.min_agree``).
     """
 
     model: MarlModelConfig = MarlModelConfig(dropout=0.3, own_heads=True, linear_heads=True,
@@ -180,6 +186,7 @@ class MarlTrainConfig(Config, frozen=True):
     dense: MarlDenseConfig = MarlDenseConfig()
     thresholds: tuple[Probability, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7,
                                            0.75, 0.8)
+    agreements: tuple[PositiveInt, ...] = (2, 3)
     min_trades: int = 3
     iterations: PositiveInt = 60
     episodes: PositiveInt = 4
@@ -196,6 +203,11 @@ class MarlTrainConfig(Config, frozen=True):
     eval_every: PositiveInt = 5
     checkpoint_every: PositiveInt = 5
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.agreements if a > 3]
+        if bad:
+            raise ValueError(f"agreements: expected agent counts of at most 3, was {bad}")
 
 
 class TrainConfig(Config, frozen=True):

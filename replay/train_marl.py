@@ -21,7 +21,7 @@ backtest's broker, one position at a time). At each setup:
    at least ``gate.min_agree`` agents for the setup's direction and the weighted confidence
    at least the threshold), the sampled actions standing in for the agents' votes (the
    exploration MAPPO needs; serving votes with the MC mean) and the current calibrated
-   threshold;
+   threshold and agreement;
 3. a trade is sized by the frozen M-RMS's deterministic proposal on the live account state,
    capped by the hard limits and executed by the broker.
 
@@ -42,9 +42,9 @@ probability ratio compares like with like.
 
 **Selection** (:mod:`replay.marl_select`): after pretraining and every ``eval_every``
 iterations the deployed pipeline (gate 1 as served, the M-RMS, the limits, the broker) plays
-the validation split for every candidate threshold; the best threshold's net P&L, counted only
-with ``min_trades`` trades, scores the weights. The weights with the best score are kept with
-their threshold, which becomes the registered gate's.
+the validation split for every candidate threshold and agreement; the best pair's net P&L,
+counted only with ``min_trades`` trades, scores the weights. The weights with the best score
+are kept with their pair, which becomes the registered gate's.
 
 Seeded (weights, rollout sampling, minibatch order), checkpointed every ``checkpoint_every``
 iterations and resumable to the uninterrupted result; torch runs on one thread.
@@ -91,8 +91,8 @@ _PASS = Proposal(size=0, stop_atr=1.0, rr=1.0)
 
 @dataclass
 class MarlResult:
-    """The selected model, its iteration, validation score and calibrated gate-1 threshold,
-    every iteration's metrics."""
+    """The selected model, its iteration, validation score, calibrated gate 1 (and its
+    threshold), every iteration's metrics."""
 
     model: MarlModel
     best_iteration: int
@@ -100,6 +100,7 @@ class MarlResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
     threshold: float = math.nan
+    gate: Gate1Config = Gate1Config()
 
 
 @dataclass
@@ -301,13 +302,14 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
     def evaluate(row: dict[str, Any], it: int) -> None:
         if validation:
             cal = calibrate(model, mrms, data, validation, env, config.gate, seed,
-                            config.thresholds, config.min_trades)
+                            config.thresholds, config.min_trades, config.agreements)
             row.update({"validation/score": cal.score, "validation/pnl": cal.pnl,
                         "validation/trades": cal.trades, "validation/taken": cal.passed,
-                        "gate/threshold": cal.threshold})
+                        "gate/threshold": cal.threshold, "gate/min_agree": cal.min_agree})
             state.consider(cal.score, it)
         else:
             row["gate/threshold"] = config.gate.threshold
+            row["gate/min_agree"] = config.gate.min_agree
             state.consider(row.get("charts/episode_r", 0.0), it)
 
     if resume and checkpoint.is_file():
@@ -344,7 +346,7 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
         advantages: list[float] = []
         returns: list[float] = []
         totals, trades = [], []
-        gate = msgspec.structs.replace(config.gate, threshold=_threshold(metrics, config))
+        gate = calibrated_gate(metrics, config)
         for _ in range(config.episodes):
             first = len(rollout.values)
             episode = run_episode(data, train, env, marl_policy(
@@ -375,16 +377,19 @@ def _train(data: SetupData, train: Sequence[SetupSample], validation: Sequence[S
             break
     state.finish()
     result.best_iteration, result.best_validation = state.best_it, state.best_val
-    result.threshold = _threshold(metrics, config, state.best_it)
+    result.gate = calibrated_gate(metrics, config, state.best_it)
+    result.threshold = result.gate.threshold
     result.metrics = metrics
     return result
 
 
-def _threshold(metrics: Sequence[dict[str, Any]], config: MarlTrainConfig,
-               iteration: int | None = None) -> float:
-    """The threshold calibrated at ``iteration`` (default: the latest calibration), else the
-    configured one."""
+def calibrated_gate(metrics: Sequence[dict[str, Any]], config: MarlTrainConfig,
+                    iteration: int | None = None) -> Gate1Config:
+    """``config.gate`` with the threshold and agreement calibrated at ``iteration`` (default:
+    the latest calibration), else the configured gate."""
     for row in reversed(metrics):
         if "gate/threshold" in row and (iteration is None or row["iteration"] == iteration):
-            return float(row["gate/threshold"])
-    return config.gate.threshold
+            return msgspec.structs.replace(
+                config.gate, threshold=float(row["gate/threshold"]),
+                min_agree=int(row.get("gate/min_agree", config.gate.min_agree)))
+    return config.gate

@@ -3,12 +3,13 @@
 ``train_rde(train, validation, config, run_dir)`` trains :class:`RegimeModel` with the
 reconstruction loss plus ``beta * KL`` (``beta`` annealed linearly from 0 over
 ``beta_warmup_epochs``), AdamW with a cosine schedule over ``epochs``, gradient-norm clipping,
-each epoch on every ``stride``-th training window (a different offset each epoch, see
+each epoch on every ``stride``-th training window (a different offset each epoch; the stride
+lowered where needed to make ``min_updates`` steps, see
 :class:`~replay.train_config.RdeTrainConfig`), and early stopping on the validation
-reconstruction (``patience`` epochs without improvement; the best weights are kept). Per
-epoch it records the loss parts of both splits, the KL of every latent dimension, the active
-latent units (validation variance of ``mu`` above 0.01), the learning rate and ``beta``, to
-``metrics.json`` and ``metrics.csv``.
+reconstruction (``patience`` epochs without improvement; the best weights are kept). Per epoch
+it records the loss parts of both splits, the KL of every latent dimension, the active latent
+units (validation variance of ``mu`` above 0.01), the latent gain (:func:`latent_gain`), the
+learning rate and ``beta``, to ``metrics.json`` and ``metrics.csv``.
 
 Every source of randomness is seeded: the global generator from ``seed`` (initial weights,
 dropout), and ``torch.Generator``s for the shuffling of each epoch and the reparameterisation
@@ -38,7 +39,8 @@ from engine.errors import ModelError
 from replay.checkpoints import save_checkpoint, write_metrics
 from replay.train_config import RdeTrainConfig
 
-__all__ = ["RdeTrainConfig", "TrainResult", "evaluate", "train_rde"]
+__all__ = ["RdeTrainConfig", "TrainResult", "effective_stride", "evaluate", "latent_gain",
+           "train_rde"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -54,6 +56,7 @@ class TrainResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     early_stopped: bool = False
     interrupted: bool = False
+    stride: int = 1
 
 
 def _beta(config: RdeTrainConfig, epoch: int) -> float:
@@ -62,10 +65,41 @@ def _beta(config: RdeTrainConfig, epoch: int) -> float:
     return config.beta * min(1.0, epoch / config.beta_warmup_epochs)
 
 
+def effective_stride(config: RdeTrainConfig, windows: int) -> int:
+    """The largest stride at most ``config.stride`` whose ``epochs`` make at least
+    ``config.min_updates`` optimiser steps on ``windows`` training windows (1 when none do)."""
+    for stride in range(config.stride, 1, -1):
+        per_epoch = math.ceil(math.ceil(windows / stride) / config.batch_size)
+        if per_epoch * config.epochs >= config.min_updates:
+            return stride
+    return 1
+
+
+def latent_gain(model: RegimeModel, windows: torch.Tensor, mu: torch.Tensor, recon: float,
+                batch: int) -> float:
+    """How much the decoder uses the latent: ``1 - recon / recon_shuffled``, where
+    ``recon_shuffled`` decodes every window from another window's ``mu`` (a seeded
+    permutation). About 0 for a collapsed latent (the decoder ignores it), positive when each
+    window's own vector reconstructs it better than a stranger's."""
+    n = windows.shape[0]
+    if n < 2:
+        return 0.0
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, n, batch):
+            x = windows[start:start + batch]
+            z = mu[order[start:start + batch]]
+            total += torch.nn.functional.mse_loss(model.decode(z), x).item() * x.shape[0]
+    shuffled = total / n
+    return 1.0 - recon / shuffled if shuffled > 0 else 0.0
+
+
 def evaluate(model: RegimeModel, windows: torch.Tensor, beta: float, batch: int
              ) -> dict[str, Any]:
-    """Mean reconstruction (``mu`` as the latent), KL, ``recon + beta * kl``, KL per dimension
-    and active units (variance of ``mu`` above 0.01) of ``windows``, in eval mode."""
+    """Mean reconstruction (``mu`` as the latent), KL, ``recon + beta * kl``, KL per dimension,
+    active units (variance of ``mu`` above 0.01) and :func:`latent_gain` of ``windows``, in
+    eval mode."""
     model.eval()
     recon_sum = kl_sum = 0.0
     mus = []
@@ -85,7 +119,8 @@ def evaluate(model: RegimeModel, windows: torch.Tensor, beta: float, batch: int
     active = int((mu_all.var(dim=0) > 0.01).sum()) if mu_all.shape[0] > 1 else 0
     recon_mean, kl_mean = recon_sum / n_all, kl_sum / n_all
     return {"recon": recon_mean, "kl": kl_mean, "total": recon_mean + beta * kl_mean,
-            "kl_per_dim": (kl_dims / n_all).tolist(), "active_units": active}
+            "kl_per_dim": (kl_dims / n_all).tolist(), "active_units": active,
+            "latent_gain": latent_gain(model, windows, mu_all, recon_mean, batch)}
 
 
 def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32],
@@ -132,12 +167,13 @@ def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32
             "best_epoch"]
         bad, metrics, start = state["bad"], state["metrics"], state["epoch"] + 1
         finished = state["finished"]
+    stride = effective_stride(config, x_train.shape[0])
     result = TrainResult(model, best_epoch, best_val, metrics,
-                         early_stopped=bad >= config.patience)
+                         early_stopped=bad >= config.patience, stride=stride)
     for epoch in range(start, 1 if finished else config.epochs + 1):
         beta = _beta(config, epoch - 1)
         model.train()
-        subset = x_train[(epoch - 1) % config.stride::config.stride]
+        subset = x_train[(epoch - 1) % stride::stride]
         order = torch.randperm(subset.shape[0], generator=shuffle)
         sums = [0.0, 0.0, 0.0]
         for s in range(0, order.shape[0], config.batch_size):
@@ -160,7 +196,8 @@ def train_rde(train: npt.NDArray[np.float32], validation: npt.NDArray[np.float32
                "losses/train_recon": sums[1] / n_train, "losses/train_kl": sums[2] / n_train,
                "losses/val_total": val["total"], "losses/val_recon": val["recon"],
                "losses/val_kl": val["kl"], "charts/active_units": val["active_units"],
-               "charts/lr": lr, "charts/beta": beta, "charts/kl_per_dim": val["kl_per_dim"]}
+               "charts/latent_gain": val["latent_gain"], "charts/lr": lr, "charts/beta": beta,
+               "charts/kl_per_dim": val["kl_per_dim"]}
         metrics.append(row)
         # early stopping compares the reconstruction (beta changes during the warm-up)
         if val["recon"] < best_val:

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
 TINY = ["train.rde.model.window=24", "train.rde.model.d_model=16", "train.rde.model.heads=2",
         "train.rde.model.layers=1", "train.rde.model.feedforward=32", "train.rde.epochs=2",
+        "train.rde.min_updates=1",
         "train.mrms.model.hidden=16", "train.mrms.iterations=2", "train.mrms.episodes=1",
         "train.mrms.update_epochs=1", "train.mrms.eval_every=1",
         "train.marl.model.hidden=8", "train.marl.model.conv_channels=4",

@@ -1,7 +1,8 @@
 """MARL training on the bundled BTC setups with a tiny network: a run stopped after an
 iteration's checkpoint and resumed registers exactly the uninterrupted weights (so the run is
 deterministic for its seed); a checkpoint of another config is refused; the registered gate
-carries the threshold calibrated on validation; the diagnostics cover every split."""
+carries the threshold and agreement calibrated on validation; the diagnostics cover every
+split."""
 
 from pathlib import Path
 
@@ -65,11 +66,14 @@ def test_the_registered_gate_is_calibrated_and_the_diagnostics_cover_every_split
     gate = run.registered.manifest.training["gate"]
     thresholds = run.registered.manifest.training["thresholds"]
     assert gate["threshold"] == run.result.threshold and gate["threshold"] in thresholds
+    agreements = run.registered.manifest.training["agreements"]
+    assert gate["min_agree"] == run.result.gate.min_agree and gate["min_agree"] in agreements
     metrics = run.registered.manifest.metrics
     evaluated = sum(1 for m in run.result.metrics if "gate/threshold" in m)
     cv = run.result.metrics[0]  # the cross-validation of the pretraining: 2 candidates
     assert cv["cv/trials"] == 2 * len(set(thresholds)) and cv["cv/epochs"] in (5, 10)
-    assert metrics["selection_trials"] == cv["cv/trials"] + evaluated * len(set(thresholds))
+    assert metrics["selection_trials"] == cv["cv/trials"] + evaluated * len(
+        set(thresholds)) * len(set(agreements))
     assert set(run.diagnostics) == {"train", "validation", "test"}
     for key, summary in run.diagnostics.items():
         setups = len(run.splits[key])

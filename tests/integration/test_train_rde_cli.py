@@ -20,7 +20,8 @@ BTC = ROOT / "config" / "btcusd_1h.toml"
 TINY = ["--set", "train.rde.model.window=24", "--set", "train.rde.model.d_model=16",
         "--set", "train.rde.model.heads=2", "--set", "train.rde.model.layers=1",
         "--set", "train.rde.model.feedforward=32", "--set", "train.rde.epochs=30",
-        "--set", "train.rde.patience=30", "--set", "train.rde.batch_size=32"]
+        "--set", "train.rde.patience=30", "--set", "train.rde.batch_size=32",
+        "--set", "train.rde.min_updates=1"]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine.cli import main
@@ -79,6 +80,35 @@ def test_the_learned_folds_decide_and_are_stitched(learned):
     assert summary["counts"]["folds"] == 2
     assert summary["metrics"]["trades"] == sum(int(r["trades"]) for r in folds)
     assert summary["metrics"]["trades"] > 0
+
+
+def test_each_learned_fold_reports_its_baselines_and_its_rde_latent(learned, tmp_path):
+    """The synergy and buy-and-hold figures of a fold are those of a backtest of that
+    strategy over the fold's window; the RDE's latent statistics come from its manifest."""
+    folds = _rows(learned / "folds.csv")
+    for row in folds:
+        manifest = next((learned / "folds" / row["fold"] / "models" / "rde").glob(
+            "*/*/manifest.json"))
+        metrics = json.loads(manifest.read_text())["metrics"]
+        assert float(row["rde_train_active_units"]) == metrics["train_active_units"]
+        assert float(row["rde_test_latent_gain"]) == metrics["test_latent_gain"]
+        assert float(row["rde_collapsed"]) == metrics["collapsed"]
+        assert int(row["synergy_trades"]) > 0 and row["buy_hold_return"] != ""
+    # the last test window ends with the data: a backtest of the rows from its fold's
+    # training start (the same warm-up) trading from its test start is the same run
+    last = folds[-1]
+    frame = pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv")
+    opened = pd.to_datetime(frame.iloc[:, 0], utc=True)
+    data = tmp_path / "window.csv"
+    frame[opened >= pd.Timestamp(last["train_start"]) - pd.Timedelta("1h")].to_csv(
+        data, index=False)
+    out = tmp_path / "synergy"
+    assert main(["backtest", "--data", str(data), "--set", "backtest.strategy=synergy",
+                 "--set", "strategies.synergy.sizing=fixed", "--set",
+                 f"backtest.start={last['test_start']}", "--out", str(out)]) == 0
+    alone = json.loads((out / "summary.json").read_text())["metrics"]
+    assert int(last["synergy_trades"]) == alone["trades"]
+    assert float(last["synergy_return"]) == pytest.approx(alone["total_return"], abs=1e-12)
 
 
 def test_anchored_folds_stitch_the_out_of_sample_curves(tmp_path, capsys):
