@@ -45,7 +45,7 @@ bench-peers: $(BIN)/.installed
 	$(BIN)/python bench/peers.py
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check engine components strategies replay tests bench
+	$(BIN)/ruff check engine components strategies replay tests bench examples
 	$(BIN)/mypy
 
 clean:

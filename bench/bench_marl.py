@@ -58,8 +58,8 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 def decision_latency(config, artifacts, data, calls: int) -> tuple[dict[str, float], int]:
     """Milliseconds per setup through gate 1, the risk manager and gate 2; how many of the
     timed decisions ended in an order."""
-    decider = build_decider(config, artifacts)
-    risk = build_risk_manager(config, artifacts, config.strategies.marl.name, consensus=True)
+    decider = build_decider(config, artifacts, "marl")
+    risk = build_risk_manager(config, artifacts, "marl", consensus=True)
     strategy = build_strategy(config)
     samples, orders = [], 0
     for i in range(calls + 20):
@@ -133,7 +133,7 @@ def main() -> None:
         out[f"decision_{label.replace(' ', '_')}"] = {**figures, "orders": orders}
         print(f"decision      p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
               f"max {figures['max_ms']:.2f} ms ({label}; {orders} of {args.calls} to an order)")
-    g = gate_one(build_decider(config, artifacts), data, args.rounds)
+    g = gate_one(build_decider(config, artifacts, "marl"), data, args.rounds)
     out["gate1"] = g
     print(f"gate 1        {g['samples']} passes: batched {g['batched_ms']:.2f} ms, sequential "
           f"{g['sequential_ms']:.2f} ms, {g['speedup']:.1f}x")

@@ -20,14 +20,12 @@ metrics and the report are computed from it by :mod:`engine.backtest_report`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
-import msgspec
 import numpy as np
 import structlog
 
 from components.bars import BarAggregator
-from components.synergy import build_synergy
 from engine.chunks import BarChunk, IntentChunk, TickChunk
 from engine.component import Component
 from engine.errors import ConfigError
@@ -41,47 +39,26 @@ from engine.events import (
     TradeClosed,
     TradeRejected,
 )
-from engine.features import build_indicators
 from engine.pipeline import build_aggregator
+from engine.plugins import selected
 from engine.schema import AppConfig
-from engine.timing import Timed
+from engine.strategy import BatchStrategy, Strategy
+from engine.wiring import Plan, plan_upstream
 from replay.broker import Marks, SimulatedBroker, SimulatedBrokerConfig
-from strategies.buy_hold import BuyHold
-from strategies.marl import MarlStrategy
-from strategies.sma_cross import SmaCross
-from strategies.synergy import SynergyStrategy
 
 if TYPE_CHECKING:
     from engine.artifacts import Artifacts
     from engine.session import TradingSession
 
 __all__ = ["BacktestRun", "BatchStrategy", "Path_", "StartGate", "Strategy", "build_broker",
-           "build_strategy", "build_upstream", "execution_timeframe", "is_bracket",
-           "run_backtest", "uses_models"]
+           "build_strategy", "build_upstream", "execution_timeframe", "is_bracket", "learned",
+           "plan", "run_backtest", "uses_models"]
 
 log = structlog.get_logger(__name__)
 
 Path_ = Literal["bus", "batch"]
 MarkSink = Callable[[Marks, Marks], None]
 ChunkCallback = Callable[[BarChunk | TickChunk], None]
-
-
-class Strategy(Protocol):
-    """What the backtest needs of a strategy component."""
-
-    name: str
-
-    def on_event(self, event: Event) -> object: ...
-
-    def snapshot(self) -> bytes: ...
-
-    def restore(self, state: bytes) -> None: ...
-
-
-class BatchStrategy(Strategy, Protocol):
-    """A strategy that can decide over a chunk of its bars."""
-
-    def on_chunk(self, bars: BarChunk) -> IntentChunk: ...
 
 
 class BacktestRun:
@@ -164,72 +141,37 @@ def execution_timeframe(config: AppConfig) -> str:
 
 
 def build_strategy(config: AppConfig) -> Strategy:
-    """The configured strategy, deciding on the fast bars unless it names a timeframe."""
-    name = config.backtest.strategy
-    if name == "sma_cross":
-        cfg = config.strategies.sma_cross
-        if not cfg.timeframe:
-            cfg = msgspec.structs.replace(cfg, timeframe=config.timeframes.fast)
-        return SmaCross(cfg)
-    if name == "synergy":
-        return SynergyStrategy(config.strategies.synergy)
-    if name == "marl":
-        return MarlStrategy(config.strategies.marl)
-    if name == "buy_hold":
-        hold = config.strategies.buy_hold
-        return BuyHold(msgspec.structs.replace(
-            hold, timeframe=hold.timeframe or execution_timeframe(config)))
-    raise ConfigError(f"backtest.strategy: no strategy named {name!r}")
+    """The strategy ``backtest.strategy`` selects, built by its plugin (:mod:`engine.plugins`)."""
+    return selected(config).build(config)
+
+
+def plan(config: AppConfig, strategy: Strategy | None = None) -> Plan:
+    """The upstream producers the selected strategy's needs close over (:mod:`engine.wiring`);
+    ``strategy``: the instance, when it is built already."""
+    plugin = selected(config)
+    instance = plugin.build(config) if strategy is None else strategy
+    return plan_upstream(instance.name, plugin.needs(instance))
 
 
 def uses_models(config: AppConfig) -> bool:
-    """Whether the configured strategy decides with fitted models (the learned ``marl``
-    strategy; the synergy strategy sized by the M-RMS), so the run loads them and evaluates
-    only after what they were fitted on."""
-    return config.backtest.strategy == "marl" or (
-        config.backtest.strategy == "synergy" and config.strategies.synergy.sizing == "mrms")
+    """Whether the selected strategy decides with fitted models (anything upstream of it
+    runs them: the regime features, the decider, the risk manager), so the run loads them and
+    evaluates only after what they were fitted on."""
+    return plan(config).uses_models
 
 
-def build_upstream(config: AppConfig, artifacts: Artifacts | None = None) -> list[Component]:
-    """The components a strategy's decisions rest on, in subscription order (after the broker,
-    before the strategy).
+def learned(config: AppConfig) -> bool:
+    """Whether the selected strategy decides through gate 1 (the MARL decider runs): such a
+    run loads the MARL core, writes the gate diagnostics and is reported beside baselines."""
+    return plan(config).has("decider")
 
-    For ``synergy`` with fixed sizing: every configured indicator except the MMD (the rules do
-    not read it, so no fitted reference is needed and no evaluation period is excluded) and
-    the two synergy components. Sized by the M-RMS: every indicator with the MMD and the
-    regime detector (``artifacts`` from :func:`engine.artifacts.load_artifacts`), the synergy
-    components and the risk manager, the order the M-RMS trainer collected its setups in.
-    """
-    if config.backtest.strategy not in ("synergy", "marl"):
-        return []
-    fast, slow = config.timeframes.fast, config.timeframes.slow
-    synergy = config.synergy.resolved(fast, slow)
-    labels = {(s.label, config.resolve_timeframe(s.timeframe)) for s in config.indicators.scalars}
-    if (synergy.atr_indicator, synergy.atr_timeframe) not in labels:
-        raise ConfigError(
-            f"synergy.atr_indicator: {synergy.atr_indicator!r} on {synergy.atr_timeframe} is not "
-            f"a configured indicator (indicators.scalars give {sorted(labels)})")
-    if config.backtest.strategy == "marl":
-        from engine.risk import build_decider, build_risk_manager  # torch
 
-        if config.marl is None or config.risk is None or config.regime is None:
-            raise ConfigError("backtest.strategy: 'marl' needs [marl], [risk] and [regime] "
-                              "naming trained models (algospace train all)")
-        name = config.strategies.marl.name
-        return [*build_indicators(config, artifacts), *build_synergy(config.synergy, fast, slow),
-                Timed(build_decider(config, artifacts)),
-                Timed(build_risk_manager(config, artifacts, name, consensus=True))]
-    if uses_models(config):
-        from engine.risk import build_risk_manager  # torch
-
-        if config.risk is None or config.regime is None:
-            raise ConfigError("strategies.synergy.sizing: 'mrms' needs [risk] naming a trained "
-                              "M-RMS and [regime] naming its RDE (algospace train mrms)")
-        return [*build_indicators(config, artifacts), *build_synergy(config.synergy, fast, slow),
-                Timed(build_risk_manager(config, artifacts))]
-    indicators = msgspec.structs.replace(config.indicators, mmd=None)
-    plain = msgspec.structs.replace(config, indicators=indicators, regime=None)
-    return [*build_indicators(plain), *build_synergy(config.synergy, fast, slow)]
+def build_upstream(config: AppConfig, artifacts: Artifacts | None = None,
+                   strategy: Strategy | None = None) -> list[Component]:
+    """The components the selected strategy's decisions rest on, in subscription order (after
+    the broker, before the strategy): :func:`plan`'s producers, built. ``artifacts``: the
+    fitted models (:func:`engine.artifacts.load_artifacts`) when it uses them."""
+    return plan(config, strategy).build(config, artifacts)
 
 
 class StartGate:
@@ -292,8 +234,9 @@ def run_backtest(config: AppConfig, chunks: Iterable[BarChunk | TickChunk],
         broker = build_broker(config, strategy.name)
         bound = _Bound(config, broker)
         if uses_models(config):
-            raise ConfigError("backtest path 'batch': strategies with fitted models (marl, "
-                              "synergy sized by the M-RMS) run on the bus path only")
+            raise ConfigError("backtest path 'batch': strategies with fitted models upstream "
+                              "(the learned pipeline, synergy sized by the M-RMS) run on the "
+                              "bus path only")
         rows, bars, intents = _run_batch(config, chunks, strategy, bound, on_marks, on_chunk,
                                          start_ns)
     else:

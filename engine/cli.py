@@ -15,13 +15,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
-
-if TYPE_CHECKING:
-    from replay.gate_tap import GateTap
 
 from engine.cli_live import add_live_parsers
 from engine.cli_models import (
@@ -193,11 +189,19 @@ def _pending(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def strategy_override(spec: str) -> str:
+    """The override ``--strategy SPEC`` means (a relative file path: the working directory's)."""
+    from engine.plugins import absolute_spec
+
+    text = absolute_spec(spec, Path.cwd())
+    return f"backtest.strategy={msgspec.json.encode(text).decode()}"
+
+
 def _load(args: argparse.Namespace) -> tuple[LoadedConfig, Path]:
     path = args.config or _default_config()
     overrides = list(args.overrides)
     if getattr(args, "strategy", None):
-        overrides.append(f"backtest.strategy={args.strategy}")
+        overrides.append(strategy_override(args.strategy))
     loaded = load_app_config(path, overrides)
     cfg = loaded.config
     configure_logging(cfg.logging.json, cfg.logging.level)
@@ -260,35 +264,24 @@ def _data_resample(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from engine.artifacts import Artifacts, load_artifacts
-    from engine.backtest import uses_models
-    from engine.backtest_report import backtest_file
+    from engine.compare import format_comparison
+    from engine.jobs import backtest_job
     from replay.report import format_summary
 
     loaded, data_path = _load(args)
-    cfg = loaded.config
-    # a learned strategy runs its models; "auto" reads the fitted periods of the config's
-    artifacts = (load_artifacts(loaded, risk=True, marl=cfg.backtest.strategy == "marl")
-                 if uses_models(cfg) or cfg.backtest.start == "auto" else Artifacts())
-    manifest = build_manifest(f"backtest {cfg.backtest.strategy} {args.path}", cfg,
-                              [data_path], seeds={"seed": cfg.seed},
-                              models=artifacts.model_refs())
-    out_dir = _run_dir(args, cfg, manifest.run_id)
-    write_manifest(out_dir, manifest)
-    structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
-    tap = _gate_tap(cfg, artifacts) if cfg.backtest.strategy == "marl" else None
-    outcome = backtest_file(cfg, data_path, out_dir, path=args.path, progress=args.progress,
-                            artifacts=artifacts, tap=None if tap is None else tap.on_event)
+    job = backtest_job(loaded, data_path, args.out, path=args.path, progress=args.progress)
+    outcome = job.outcome
     print(format_summary(outcome.data))
-    if cfg.backtest.strategy == "marl":
-        _compare(cfg, data_path, out_dir, artifacts, outcome)
-    if tap is not None:
+    if job.comparison is not None:
+        tried, n = job.selection_trials, len(job.comparison)
+        print(f"\nthe same period, side by side (DSR: {n + tried} trials, the {n} strategies "
+              f"and the {tried} configurations the model's selection tried)")
+        print(format_comparison(job.comparison))
+    if job.diagnostics is not None:
         from replay.marl_diagnostics import format_summary as gate_summary
-        from replay.marl_diagnostics import write_diagnostics
 
-        summary = write_diagnostics(out_dir / "diagnostics", "backtest", tap.rows())
-        print(gate_summary(summary, "\ngate 1, out of sample"))
-    print(f"run directory: {out_dir}")
+        print(gate_summary(job.diagnostics, "\ngate 1, out of sample"))
+    print(f"run directory: {job.out_dir}")
     if "html" in outcome.files:
         print(f"report:        {outcome.files['html']}")
     if args.strict and not outcome.targets_met:
@@ -296,38 +289,6 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"algospace backtest: targets failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_TARGETS_FAILED
     return 0
-
-
-def _gate_tap(cfg: AppConfig, artifacts: object) -> GateTap:
-    """The learned run's per-setup diagnostics tap, from its evaluation start."""
-    from engine.artifacts import Artifacts, evaluation_start
-    from engine.backtest import build_broker
-    from replay.gate_tap import GateTap
-
-    assert isinstance(artifacts, Artifacts)
-    start = evaluation_start(cfg, artifacts, models=True)
-    return GateTap(build_broker(cfg, cfg.strategies.marl.name).config,
-                   -(2**63) if start is None else start)
-
-
-def _compare(cfg: AppConfig, data_path: Path, out_dir: Path, artifacts: object,
-             outcome: object) -> None:
-    """The learned run beside the rule-based strategy and buy-and-hold on its period."""
-    from engine.artifacts import Artifacts, evaluation_start
-    from engine.compare import compare_baselines, comparison_table, format_comparison
-
-    assert isinstance(artifacts, Artifacts)
-    start = evaluation_start(cfg, artifacts, models=True)
-    outcomes = {"marl": outcome, **compare_baselines(cfg, data_path, out_dir / "baselines",
-                                                     start)}
-    tried = (int(artifacts.marl.manifest.metrics.get("selection_trials", 0))
-             if artifacts.marl is not None else 0)
-    rows = comparison_table(outcomes, tried)  # type: ignore[arg-type]
-    (out_dir / "comparison.json").write_bytes(
-        msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
-    print(f"\nthe same period, side by side (DSR: {3 + tried} trials, the 3 strategies and "
-          f"the {tried} configurations the model's selection tried)")
-    print(format_comparison(rows))
 
 
 def _features(args: argparse.Namespace) -> int:

@@ -71,14 +71,14 @@ def add_live_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParse
 def live_command(args: argparse.Namespace) -> int:
     """``algospace live``."""
     from engine.artifacts import Artifacts, load_artifacts
-    from engine.backtest import uses_models
+    from engine.backtest import learned, uses_models
     from engine.cli import _load
     from engine.live import LiveDaemon, LiveSettings
     from engine.session import TradingSession
 
     loaded, _ = _load(args)
     cfg = loaded.config
-    artifacts = (load_artifacts(loaded, risk=True, marl=cfg.backtest.strategy == "marl")
+    artifacts = (load_artifacts(loaded, risk=True, marl=learned(cfg))
                  if uses_models(cfg) else Artifacts())
     journal = args.journal or Path(cfg.output.dir) / "live" / "journal.bin"
     daemon = LiveDaemon(TradingSession(cfg, artifacts),

@@ -1,8 +1,9 @@
 """The learned strategy beside the rule-based one and buy-and-hold, on one period (wiring layer).
 
 ``algospace backtest --strategy marl`` runs the learned pipeline on its out-of-sample period,
-then :func:`compare_baselines` runs, over exactly the same bars and start, the rule-based
-synergy strategy (fixed 1 contract, 2 ATR stop, reward/risk 2) and buy-and-hold (1 contract),
+then :func:`compare_baselines` runs, over exactly the same bars and start, the baselines its
+plugin declares (``baselines``; the learned strategy's: the rule-based synergy strategy with
+fixed 1 contract, 2 ATR stop, reward/risk 2, and buy-and-hold with 1 contract),
 each with its own report under ``<run>/baselines/``. :func:`comparison_table` puts the three
 side by side: trades, return, Sharpe and Sortino (daily, annualised), drawdown, win rate,
 profit factor, the probabilistic Sharpe ratio and the deflated Sharpe ratio with the three
@@ -21,15 +22,15 @@ import msgspec
 import numpy as np
 
 from engine.backtest_report import BacktestOutcome, backtest_file
+from engine.plugins import resolve_strategy, selected
 from engine.schema import AppConfig
 from replay.metrics import Metrics
 from replay.metrics.stats import deflated_sharpe_ratio
 
-__all__ = ["BASELINES", "CompareRow", "baseline_configs", "compare_baselines", "comparison_table",
+__all__ = ["CompareRow", "baseline_configs", "baselines", "compare_baselines", "comparison_table",
            "format_comparison"]
 
 DSR_NEEDED = 0.95
-BASELINES = ("synergy", "buy_hold")
 
 
 class CompareRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,13 +48,23 @@ class CompareRow(msgspec.Struct, frozen=True, kw_only=True):
     dsr: float
 
 
+def baselines(config: AppConfig) -> tuple[str, ...]:
+    """The strategies the selected one is reported beside (its plugin's ``baselines``)."""
+    return tuple(selected(config).baselines)
+
+
 def baseline_configs(config: AppConfig) -> dict[str, AppConfig]:
-    """``config`` running the rule-based synergy strategy (fixed sizing) and buy-and-hold."""
-    fixed = msgspec.structs.replace(config.strategies.synergy, sizing="fixed")
-    return {name: msgspec.structs.replace(
-        config, backtest=msgspec.structs.replace(config.backtest, strategy=name),
-        strategies=msgspec.structs.replace(config.strategies, synergy=fixed))
-        for name in BASELINES}
+    """``config`` running each baseline the selected strategy's plugin declares, its table
+    with the declared overrides (the learned strategy's: the rule-based synergy strategy with
+    fixed sizing, and buy-and-hold)."""
+    out = {}
+    for name, overrides in selected(config).baselines.items():
+        plugin = resolve_strategy(name)
+        table = {**config.strategies.get(plugin.key, {}), **overrides}
+        out[name] = msgspec.structs.replace(
+            config, backtest=msgspec.structs.replace(config.backtest, strategy=name),
+            strategies={**config.strategies, plugin.key: table})
+    return out
 
 
 def compare_baselines(config: AppConfig, data_path: Path, out_dir: Path, start_ns: int | None,
@@ -89,10 +100,13 @@ def comparison_table(outcomes: dict[str, BacktestOutcome], selection_trials: int
     return rows
 
 
-def verdict(rows: list[CompareRow], learned: str = "marl", rule: str = "synergy") -> str:
-    """Whether the learned layers add value over the rule-based strategy (module docstring)."""
+def verdict(rows: list[CompareRow], learned: str | None = None, rule: str | None = None) -> str:
+    """Whether the learned layers add value over the rule-based strategy (module docstring);
+    default: the first row over the second (the strategy over its first baseline)."""
     by = {r.strategy: r for r in rows}
-    a, b = by[learned], by[rule]
+    a = by[learned] if learned is not None else rows[0]
+    b = by[rule] if rule is not None else rows[1]
+    rule = b.strategy
     better = math.isfinite(a.sharpe) and (not math.isfinite(b.sharpe) or a.sharpe > b.sharpe)
     significant = math.isfinite(a.dsr) and a.dsr >= DSR_NEEDED
     why = (f"Sharpe {a.sharpe:.2f} vs {b.sharpe:.2f}, DSR {a.dsr:.2f} (needs >= {DSR_NEEDED})"

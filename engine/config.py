@@ -159,6 +159,8 @@ def _describe(exc: msgspec.ValidationError, config_type: type) -> str:
         hint = difflib.get_close_matches(name, known, n=1)
         expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of {sorted(known)}"
         return f"key {key!r}: unknown key; {expected}"
+    if not key and re.match(r"[a-z_][\w.\[\]]*: ", head):
+        return head  # a whole-config check already names its key (``backtest.strategy: ...``)
     return f"key {key or '<root>'!r}: {head}"
 
 

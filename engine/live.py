@@ -272,23 +272,41 @@ class LiveDaemon:
         self._stop = True
 
     def status(self) -> dict[str, Any]:
-        """What the control socket's ``status`` answers."""
+        """What the control socket's ``status`` answers: valid JSON (a non-finite number is
+        ``null``), each nanosecond time also in UTC ISO-8601 (``last_ts_utc``)."""
+        from datetime import UTC, datetime
+
+        def utc(ns: int | None) -> str | None:
+            if ns is None:
+                return None
+            seconds, rest = divmod(ns, 1_000_000_000)
+            text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            return text + (f".{rest:09d}".rstrip("0") if rest else "") + "Z"
+
+        def finite(value: Any) -> Any:
+            if isinstance(value, float):
+                return value if math.isfinite(value) else None
+            if isinstance(value, dict):
+                return {k: finite(v) for k, v in value.items()}
+            return value
+
         stats = self.driver.stats
         now = self.clock.timestamp_ns()
-        return {"received": stats.received, "accepted": stats.accepted,
-                "rejected": stats.rejected, "wire_rejected": self.wire_rejected,
-                "last_ts": stats.last_ts,
-                "lag_ms": None if stats.last_ts is None else (now - stats.last_ts) / 1e6,
-                "signals": self.maker.seq, "published": self.published,
-                "heartbeats": self.heartbeats, "replayed": self.replayed,
-                "warmed_up": self.warmed, "restored_from": self.restored_from,
-                "snapshots": self.snapshots,
-                "equity": self.driver.equity, "position": self.driver.position,
-                "ready": {getattr(c, "name", type(c).__name__): bool(getattr(c, "ready", True))
-                          for c in self.session.upstream},
-                "models": list(self.maker.models), "config_id": self.maker.config_hash,
-                "latency_us": self._percentiles(),
-                "busy_s": (self._span[1] - self._span[0]) / 1e9}
+        reply = {"received": stats.received, "accepted": stats.accepted,
+                 "rejected": stats.rejected, "wire_rejected": self.wire_rejected,
+                 "last_ts": stats.last_ts, "last_ts_utc": utc(stats.last_ts),
+                 "lag_ms": None if stats.last_ts is None else (now - stats.last_ts) / 1e6,
+                 "signals": self.maker.seq, "published": self.published,
+                 "heartbeats": self.heartbeats, "replayed": self.replayed,
+                 "warmed_up": self.warmed, "restored_from": self.restored_from,
+                 "snapshots": self.snapshots,
+                 "equity": self.driver.equity, "position": self.driver.position,
+                 "ready": {getattr(c, "name", type(c).__name__): bool(getattr(c, "ready", True))
+                           for c in self.session.upstream},
+                 "models": list(self.maker.models), "config_id": self.maker.config_hash,
+                 "latency_us": self._percentiles(),
+                 "busy_s": (self._span[1] - self._span[0]) / 1e9}
+        return {k: finite(v) for k, v in reply.items()}
 
     def _percentiles(self) -> dict[str, float] | None:
         """Per feed message, from its receipt to its signals published (or its verdict that

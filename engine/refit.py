@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from engine.artifacts import Artifacts, load_artifacts
-from engine.backtest import uses_models
+from engine.backtest import learned, uses_models
 from engine.config import apply_overrides
 from engine.dataset import Dataset
 from engine.errors import ModelError
@@ -48,7 +48,7 @@ def fit_models(config: AppConfig, data: Dataset, work_dir: Path, name: str
     steps: list[tuple[str, str, Callable[..., Any], bool]] = [
         ("rde", "regime.model", run_train_rde, False),
         ("mrms", "risk.model", run_train_mrms, False)]
-    if config.backtest.strategy == "marl":
+    if learned(config):
         steps.append(("marl", "marl.model", run_train_marl, True))
     for step, key, runner, risk in steps:
         # the sections of this step and the later ones still name the config's own models:
@@ -64,7 +64,7 @@ def fit_models(config: AppConfig, data: Dataset, work_dir: Path, name: str
         config = _with(config, f"{key}={_quoted(run.registered.path)}")
     loaded = LoadedConfig(config, config_file)
     return config, load_artifacts(loaded, risk=True,
-                                  marl=config.backtest.strategy == "marl")
+                                  marl=learned(config))
 
 
 def _quoted(path: Path) -> str:

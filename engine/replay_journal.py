@@ -487,13 +487,13 @@ def replay_journal_command(args: argparse.Namespace) -> int:
     """``algospace replay-journal``: 0 when every signal matches, :data:`EXIT_DIVERGED`
     when they diverge."""
     from engine.artifacts import Artifacts, load_artifacts
-    from engine.backtest import uses_models
+    from engine.backtest import learned, uses_models
     from engine.cli import _load
     from engine.pipeline import build_replay_pipeline
 
     loaded, _ = _load(args)
     cfg = loaded.config
-    artifacts = (load_artifacts(loaded, risk=True, marl=cfg.backtest.strategy == "marl")
+    artifacts = (load_artifacts(loaded, risk=True, marl=learned(cfg))
                  if uses_models(cfg) else Artifacts())
     models = [f"{r.name}/{r.version}" for r in artifacts.model_refs()]
     warmup: Iterable[BarChunk | TickChunk] = ()

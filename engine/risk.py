@@ -28,9 +28,9 @@ __all__ = ["build_decider", "build_risk_manager", "risk_account"]
 
 
 def risk_account(config: AppConfig, training: dict[str, object], where: str,
-                 strategy: str | None = None) -> AccountTrackerConfig:
-    """The live account of ``strategy`` (default: the synergy strategy's name): ``[risk]``'s
-    start equity and limits, else the training account's."""
+                 strategy: str) -> AccountTrackerConfig:
+    """The live account of ``strategy``: ``[risk]``'s start equity and limits, else the
+    training account's."""
     risk = config.risk
     assert risk is not None
     trained = training.get("account")
@@ -45,14 +45,14 @@ def risk_account(config: AppConfig, training: dict[str, object], where: str,
         limits = msgspec.convert(trained["limits"], RiskLimitsConfig)
     return AccountTrackerConfig.for_instrument(
         config.instrument_spec, start_equity=equity, limits=limits,
-        strategy=strategy or config.strategies.synergy.name)
+        strategy=strategy)
 
 
 def build_risk_manager(config: AppConfig, artifacts: Artifacts | None,
-                       strategy: str | None = None, consensus: bool = False) -> RiskManager:
-    """The :class:`RiskManager` of the registered M-RMS ``[risk]`` names, for ``strategy``
-    (default: the synergy strategy); ``consensus``: the one that sizes only the setups that
-    passed gate 1 (:class:`ConsensusRiskManager`, the learned pipeline's)."""
+                       strategy: str, consensus: bool = False) -> RiskManager:
+    """The :class:`RiskManager` of the registered M-RMS ``[risk]`` names, for the strategy
+    named ``strategy``; ``consensus``: the one that sizes only the setups that passed gate 1
+    (:class:`ConsensusRiskManager`, the learned pipeline's)."""
     from components.risk.manager import (  # torch
         ConsensusRiskManager,
         RiskManager,
@@ -70,7 +70,7 @@ def build_risk_manager(config: AppConfig, artifacts: Artifacts | None,
     model = loaded.config
     assert isinstance(model, RiskModelConfig)
     fast, slow = config.timeframes.fast, config.timeframes.slow
-    name = strategy or config.strategies.synergy.name
+    name = strategy
     kind = ConsensusRiskManager if consensus else RiskManager
     return kind(RiskManagerConfig(
         model=model, weights=loaded.weights, version=loaded.label,
@@ -80,8 +80,10 @@ def build_risk_manager(config: AppConfig, artifacts: Artifacts | None,
         window=config.synergy.resolved(fast, slow).window, strategy=name))
 
 
-def build_decider(config: AppConfig, artifacts: Artifacts | None) -> MarlDecider:
-    """The :class:`MarlDecider` of the registered MARL core ``[marl]`` names: its network,
+def build_decider(config: AppConfig, artifacts: Artifacts | None,
+                  strategy: str) -> MarlDecider:
+    """The :class:`MarlDecider` of the registered MARL core ``[marl]`` names, for the strategy
+    named ``strategy``: its network,
     gate 1 (``[marl.gate]`` or the one it was registered with), the matrices of its windows,
     the seed of its dropout masks (its training seed: the validation that selected it drew
     the same masks)."""
@@ -106,4 +108,4 @@ def build_decider(config: AppConfig, artifacts: Artifacts | None) -> MarlDecider
         slow=SlowAssemblerConfig(timeframe=slow, window=model.slow_window),
         fast=FastAssemblerConfig(timeframe=fast, window=model.fast_window),
         gate=gate, window=config.synergy.resolved(fast, slow).window,
-        seed=loaded.manifest.seed, strategy=config.strategies.marl.name))
+        seed=loaded.manifest.seed, strategy=strategy))

@@ -6,9 +6,10 @@ resolved against the directory of that file (see :func:`load_app_config`).
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -27,12 +28,9 @@ from engine.backtest_config import BacktestConfig
 from engine.config import Config, PositiveInt, load_toml
 from engine.errors import ConfigError
 from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
+from engine.plugins import absolute_spec, check_strategies, is_file_spec
 from engine.timeframes import parse_timeframe
 from replay.train_config import TrainConfig
-from strategies.buy_hold.config import BuyHoldConfig
-from strategies.marl.config import MarlStrategyConfig
-from strategies.sma_cross.config import SmaCrossConfig
-from strategies.synergy.config import SynergyStrategyConfig
 
 __all__ = [
     "AppConfig",
@@ -42,7 +40,7 @@ __all__ = [
     "LoadedConfig",
     "LoggingConfig",
     "OutputConfig",
-    "StrategiesConfig",
+    "PluginsConfig",
     "TimeframesConfig",
     "ValidationConfig",
     "load_app_config",
@@ -188,13 +186,12 @@ class IndicatorsConfig(Config, frozen=True):
                              "repeat (set name = ...)")
 
 
-class StrategiesConfig(Config, frozen=True):
-    """Each strategy's own settings; ``backtest.strategy`` picks the one that runs."""
+class PluginsConfig(Config, frozen=True):
+    """``[plugins]``: user strategy plugins known besides the built-ins and the selected one
+    (``package.module:Class`` or ``path/file.py:Class``), so their ``[strategies.<key>]``
+    tables are validated and ``backtest.strategy`` may name them by key."""
 
-    sma_cross: SmaCrossConfig = SmaCrossConfig()
-    synergy: SynergyStrategyConfig = SynergyStrategyConfig()
-    marl: MarlStrategyConfig = MarlStrategyConfig()
-    buy_hold: BuyHoldConfig = BuyHoldConfig()
+    strategies: tuple[str, ...] = ()
 
 
 class AppConfig(Config, frozen=True):
@@ -209,7 +206,8 @@ class AppConfig(Config, frozen=True):
     logging: LoggingConfig = LoggingConfig()
     output: OutputConfig = OutputConfig()
     backtest: BacktestConfig = BacktestConfig()
-    strategies: StrategiesConfig = StrategiesConfig()
+    plugins: PluginsConfig = PluginsConfig()
+    strategies: dict[str, dict[str, Any]] = {}
     indicators: IndicatorsConfig = IndicatorsConfig()
     synergy: SynergyConfig = SynergyConfig()
     regime: RegimeSettings | None = None
@@ -247,17 +245,13 @@ class AppConfig(Config, frozen=True):
                 f"backtest.broker.flat_at_session_end: expected an instrument with a "
                 f"session_close; {self.instrument} has none (set instruments.{self.instrument}"
                 f".session_close or leave flat_at_session_end false)")
-        if self.backtest.strategy not in STRATEGY_NAMES:
-            raise ValueError(f"backtest.strategy: expected one of {list(STRATEGY_NAMES)}, "
-                             f"was {self.backtest.strategy!r}")
+        # each [strategies.<key>] table is its plugin's settings Struct (engine.plugins)
+        check_strategies(self)
 
     @property
     def instrument_spec(self) -> Instrument:
         """The selected instrument (config table first, then built-ins)."""
         return self.instruments.get(self.instrument) or BUILTIN_INSTRUMENTS[self.instrument]
-
-
-STRATEGY_NAMES = tuple(StrategiesConfig.__struct_fields__)
 
 
 class LoadedConfig:
@@ -285,4 +279,30 @@ def load_app_config(path: str | Path, overrides: Sequence[str] = ()) -> LoadedCo
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    return LoadedConfig(load_toml(path, AppConfig, overrides), path.resolve())
+    return LoadedConfig(load_toml(path, AppConfig, [*_plugin_paths(path), *overrides]),
+                        path.resolve())
+
+
+def _plugin_paths(path: Path) -> list[str]:
+    """Overrides making the file's relative plugin file paths absolute against its directory
+    (applied before the caller's overrides, whose relative paths mean the working directory)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # load_toml reports it
+    base = path.resolve().parent
+    out = []
+    backtest = raw.get("backtest")
+    spec = backtest.get("strategy") if isinstance(backtest, dict) else None
+    if isinstance(spec, str) and is_file_spec(spec):
+        out.append(f"backtest.strategy={_toml_string(absolute_spec(spec, base))}")
+    plugins = raw.get("plugins")
+    listed = plugins.get("strategies") if isinstance(plugins, dict) else None
+    if isinstance(listed, list) and any(isinstance(s, str) and is_file_spec(s) for s in listed):
+        fixed = [absolute_spec(s, base) if isinstance(s, str) else s for s in listed]
+        out.append(f"plugins.strategies={msgspec.json.encode(fixed).decode()}")
+    return out
+
+
+def _toml_string(text: str) -> str:
+    return msgspec.json.encode(text).decode()

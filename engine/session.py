@@ -6,8 +6,9 @@ subscription order both drivers use:
 
 1. the simulated broker of the strategy (its fills precede every event derived from the same
    bar; in the live daemon it keeps the paper position the signals assume);
-2. the upstream components (:func:`engine.backtest.build_upstream`: indicators, the regime
-   detector, the synergy components, the decider and risk manager of a learned strategy);
+2. the upstream components the strategy's declared needs close over
+   (:mod:`engine.wiring`: indicators, the regime detector, the synergy components, the
+   decider and risk manager of a learned strategy);
 3. the strategy, behind a :class:`~engine.backtest.StartGate` when ``start_ns`` is given.
 
 The backtest adds its counters and the intrabar-bound broker after step 2 and steps chunks of
@@ -25,9 +26,9 @@ from engine.schema import AppConfig
 
 if TYPE_CHECKING:
     from engine.artifacts import Artifacts
-    from engine.backtest import Strategy
     from engine.chunks import BarChunk, TickChunk
     from engine.component import Component
+    from engine.strategy import Strategy
     from replay.broker import SimulatedBroker
 
 __all__ = ["TradingSession"]
@@ -46,7 +47,7 @@ class TradingSession:
         self.bus = self.pipeline.bus
         self.strategy: Strategy = build_strategy(config)
         self.broker: SimulatedBroker = build_broker(config, self.strategy.name)
-        self.upstream: list[Component] = build_upstream(config, artifacts)
+        self.upstream: list[Component] = build_upstream(config, artifacts, self.strategy)
         self.start_ns = start_ns
         self.bus.subscribe(self.broker)
         for component in self.upstream:

@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 
 from engine.artifacts import Artifacts, evaluation_start, load_artifacts
-from engine.backtest import Path_, uses_models
+from engine.backtest import Path_, learned, uses_models
 from engine.config import config_id
 from engine.dataset import Dataset
 from engine.errors import ConfigError, EngineError
@@ -104,7 +104,7 @@ def _load(loaded: LoadedConfig, loads: dict[bytes, Artifacts]) -> Artifacts:
     """The config's models, loaded and checked once per distinct set of what the loading reads
     (the model paths, the synergy settings they were trained on, instrument and timeframes)."""
     cfg = loaded.config
-    marl = cfg.backtest.strategy == "marl"
+    marl = learned(cfg)
     key = msgspec.json.encode([
         str(loaded.path), cfg.indicators.mmd, cfg.regime, cfg.risk,
         None if cfg.marl is None else cfg.marl.model, cfg.synergy, cfg.instrument,

@@ -21,7 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import msgspec
+
 from engine.events import Bar, Event, OrderIntent
+from engine.strategy import StrategyContext
 from strategies.buy_hold.config import BuyHoldConfig
 
 __all__ = ["BuyHold", "BuyHoldConfig"]
@@ -30,6 +33,8 @@ __all__ = ["BuyHold", "BuyHoldConfig"]
 class BuyHold:
     """Buy once, hold to the end (module docstring)."""
 
+    key: ClassVar[str] = "buy_hold"
+    config_type: ClassVar[type[BuyHoldConfig]] = BuyHoldConfig
     inputs: ClassVar[tuple[type[Event], ...]] = (Bar,)
     _bought: bool
 
@@ -37,6 +42,13 @@ class BuyHold:
         self.config = config
         self.name = config.name
         self.reset()
+
+    @classmethod
+    def from_config(cls, config: BuyHoldConfig, context: StrategyContext) -> BuyHold:
+        """The plugin constructor: buys on the execution bars unless ``timeframe`` names
+        others."""
+        return cls(msgspec.structs.replace(config, timeframe=config.timeframe
+                                           or context.execution))
 
     @property
     def ready(self) -> bool:

@@ -52,8 +52,13 @@ class _Snapshot(msgspec.Struct, array_like=True):
 class MarlStrategy:
     """Gate 2 and the orders of the learned pipeline (module docstring)."""
 
+    key: ClassVar[str] = "marl"
+    config_type: ClassVar[type[MarlStrategyConfig]] = MarlStrategyConfig
     inputs: ClassVar[tuple[type[Event], ...]] = (ConsensusReached, RiskProposal, TradeClosed,
                                                  OrderRejected)
+    #: reported beside: the rule-based strategy with fixed brackets, and buy-and-hold
+    baselines: ClassVar[dict[str, dict[str, object]]] = {"synergy": {"sizing": "fixed"},
+                                                         "buy_hold": {}}
     _next_id: int
     _order_id: int
     _open_quantity: int

@@ -17,6 +17,7 @@ import numpy as np
 from components.indicators.kernels import sma_init_state
 from engine.chunks import BarChunk, IntentChunk
 from engine.events import Bar, Event, OrderIntent
+from engine.strategy import StrategyContext
 from strategies.sma_cross import kernels as k
 from strategies.sma_cross.config import SmaCrossConfig
 
@@ -45,12 +46,19 @@ class SmaCross:
     [(5, 'buy'), (7, 'close')]
     """
 
+    key: ClassVar[str] = "sma_cross"
+    config_type: ClassVar[type[SmaCrossConfig]] = SmaCrossConfig
     inputs: ClassVar[tuple[type[Event], ...]] = (Bar,)
 
     def __init__(self, config: SmaCrossConfig) -> None:
         self.config = config
         self.name = config.name
         self.reset()
+
+    @classmethod
+    def from_config(cls, config: SmaCrossConfig, context: StrategyContext) -> SmaCross:
+        """The plugin constructor: decides on the fast bars unless ``timeframe`` names others."""
+        return cls(msgspec.structs.replace(config, timeframe=config.timeframe or context.fast))
 
     @property
     def ready(self) -> bool:

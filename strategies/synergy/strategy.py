@@ -63,6 +63,8 @@ class SynergyStrategy:
     ()
     """
 
+    key: ClassVar[str] = "synergy"
+    config_type: ClassVar[type[SynergyStrategyConfig]] = SynergyStrategyConfig
     inputs: ClassVar[tuple[type[Event], ...]] = (SynergyDetected, RiskProposal, TradeClosed,
                                                  OrderRejected)
     _next_id: int
@@ -80,6 +82,11 @@ class SynergyStrategy:
         self._sides = {"both": (1, -1), "long": (1,), "short": (-1,)}[config.directions]
         self._learned = config.sizing == "mrms"
         self.reset()
+
+    @property
+    def needs(self) -> tuple[type[Event], ...]:
+        """What must run upstream: the setups (fixed sizing) or the M-RMS's proposals."""
+        return (RiskProposal,) if self._learned else (SynergyDetected,)
 
     @property
     def ready(self) -> bool:

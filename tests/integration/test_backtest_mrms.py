@@ -103,7 +103,7 @@ def test_models_that_do_not_match_the_run_are_refused(tmp_path):
 def test_the_learned_sizing_needs_risk_and_the_bus_path():
     loaded = load_app_config(CONFIG, LEARNED)
     bare = msgspec.structs.replace(loaded.config, risk=None)
-    with pytest.raises(ConfigError, match=r"sizing: 'mrms' needs \[risk\]"):
+    with pytest.raises(ConfigError, match=r"'synergy' needs the M-RMS's proposals: \[risk\]"):
         build_upstream(bare, None)
     with pytest.raises(ConfigError, match="bus path only"):
         run_backtest(loaded.config, [], path="batch")
@@ -112,13 +112,13 @@ def test_the_learned_sizing_needs_risk_and_the_bus_path():
 def test_the_live_account_is_the_training_account_unless_risk_overrides_it():
     loaded = load_app_config(CONFIG, LEARNED)
     training = load_artifacts(loaded, risk=True).mrms.manifest.training
-    account = risk_account(loaded.config, training, "manifest")
+    account = risk_account(loaded.config, training, "manifest", "synergy")
     assert (account.start_equity, account.limits) == (50_000.0, RiskLimitsConfig())
     assert (account.strategy, account.instrument, account.point_value) == (
         "synergy", "BTCUSD", 1.0)
     other = load_app_config(CONFIG, [*LEARNED, "risk.start_equity=100000",
                                      "risk.limits.max_contracts=2"])
-    account = risk_account(other.config, training, "manifest")
+    account = risk_account(other.config, training, "manifest", "synergy")
     assert account.start_equity == 100_000.0
     assert account.limits == RiskLimitsConfig(max_contracts=2)
 

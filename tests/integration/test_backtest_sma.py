@@ -110,8 +110,8 @@ def marks_equal(a, b):
 def test_one_minute_fills_equal_the_hand_computed_reference(path, slippage):
     config, chunks = load([*ONE_MINUTE, f"backtest.costs.slippage_ticks={slippage}"])
     run = run_backtest(config, chunks, path=path)
-    fills, trades = reference(minute_bars(), config.strategies.sma_cross.fast,
-                              config.strategies.sma_cross.slow, slippage)
+    sma = run.strategy.config
+    fills, trades = reference(minute_bars(), sma.fast, sma.slow, slippage)
     assert len(trades) > 10
     assert got(run) == (fills, trades)
     assert all(f.quantity == 1 and f.commission_usd == 2.25 for f in run.fills)

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FOUNDATION = {"engine.events", "engine.errors", "engine.config", "engine.timeframes",
               "engine.instruments", "engine.component", "engine.chunks", "engine.schema",
-              "engine.backtest_config"}
+              "engine.backtest_config", "engine.strategy", "engine.plugins"}
 WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline", "engine.cli",
           "engine.logging", "engine.manifest", "engine.recorder", "engine.inspect",
           "engine.resample", "engine.backtest", "engine.backtest_report",
@@ -27,7 +27,7 @@ WIRING = {"engine.bus", "engine.clock", "engine.replay_driver", "engine.pipeline
           "engine.replay_journal", "engine.dataset", "engine.executor", "engine.trials",
           "engine.refit", "engine.sweep", "engine.sweep_report", "engine.walk_forward",
           "engine.walk_forward_report", "engine.cli_research", "engine.wf_select",
-          "engine.threads"}
+          "engine.threads", "engine.wiring", "engine.jobs", "engine.api"}
 
 
 def imports_of(path: Path) -> set[str]:
