@@ -24,9 +24,9 @@ from tiled import tiled_chunks
 
 from components.bars import BarAggregator, BarAggregatorConfig, bucket_bounds
 from components.bars.kernels import aggregate_batch_nb, aggregate_init_state
-from engine.chunks import BarChunk
-from engine.events import Bar
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk
+from engine.core.events import Bar
+from engine.core.timeframes import parse_timeframe
 
 SESSIONS = (("America/Chicago", "17:00"), ("UTC", "00:00"))
 TIMEFRAMES = ("5m", "30m")

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tiled import tiled_chunks, write_tiled_csv  # noqa: E402
 
 from components.bars import BarAggregator, BarAggregatorConfig  # noqa: E402
-from engine.bus import Bus  # noqa: E402
-from engine.clock import TestClock  # noqa: E402
-from engine.events import Bar  # noqa: E402
-from engine.replay_driver import ReplayDriver  # noqa: E402
+from engine.core.bus import Bus  # noqa: E402
+from engine.core.clock import TestClock  # noqa: E402
+from engine.core.events import Bar  # noqa: E402
+from engine.wiring.replay_driver import ReplayDriver  # noqa: E402
 
 
 class NoOp:
@@ -107,8 +107,8 @@ def bench_replay(n: int) -> tuple[float, float, dict[str, int]]:
 
 
 def bench_csv_pipeline(n: int) -> tuple[float, float]:
-    from engine.pipeline import build_replay_pipeline
-    from engine.schema import AppConfig, DataConfig
+    from engine.wiring.pipeline import build_replay_pipeline
+    from engine.wiring.schema import AppConfig, DataConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_tiled_csv(Path(tmp) / "es_tiled.csv", n)

@@ -44,8 +44,8 @@ from components.indicators.lvn import Lvn, LvnConfig  # noqa: E402
 from components.indicators.mlmi import Mlmi, MlmiConfig  # noqa: E402
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig  # noqa: E402
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig  # noqa: E402
-from engine.chunks import BarChunk  # noqa: E402
-from engine.events import Bar, HeikenAshiBar  # noqa: E402
+from engine.core.chunks import BarChunk  # noqa: E402
+from engine.core.events import Bar, HeikenAshiBar  # noqa: E402
 
 WEEK_NS = 7 * 24 * 3600 * 10**9
 
@@ -161,7 +161,7 @@ def start_time(cache_dir: Path) -> float:
             "from components.indicators.nwrqk import Nwrqk, NwrqkConfig;"
             "from components.indicators.lvn import Lvn, LvnConfig;"
             "from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig;"
-            "from engine.chunks import BarChunk;"
+            "from engine.core.chunks import BarChunk;"
             "n=50; x=np.linspace(100,110,n); ts=np.arange(n, dtype=np.int64);"
             "c=BarChunk(ts, ts+1, x, x+1, x-1, x, np.ones(n));"
             "from components.indicators.mlmi import Mlmi, MlmiConfig;"

@@ -65,7 +65,7 @@ def run_daemon(ctx: zmq.Context, tmp: Path, strategy: str, feed_csv: Path,
     journal = tmp / f"journal_{time.monotonic_ns()}.bin"
     extra = ["--warmup", str(warmup)] if warmup is not None else []
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "live", "--config", str(CONFIG), "--strategy",
+        [sys.executable, "-m", "engine.app.cli", "live", "--config", str(CONFIG), "--strategy",
          strategy, "--feed", feed, "--publish", publish, "--control", control,
          "--journal", str(journal), "--snapshot-every", "0", "--set", "logging.level=warning",
          *extra],
@@ -73,7 +73,7 @@ def run_daemon(ctx: zmq.Context, tmp: Path, strategy: str, feed_csv: Path,
     try:
         ask(ctx, control, "status")  # up (warmed up and precompiled)
         sent = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "feed", "--config", str(CONFIG), "--data",
+            [sys.executable, "-m", "engine.app.cli", "feed", "--config", str(CONFIG), "--data",
              str(feed_csv), "--publish", feed, "--speed", str(speed),
              "--set", "logging.level=warning"],
             cwd=ROOT, capture_output=True, text=True, check=True)

@@ -37,14 +37,14 @@ sys.path.insert(0, str(ROOT))
 
 from components.decision.decider import mask_generator, observe  # noqa: E402
 from components.risk.setup_features import setup_features  # noqa: E402
-from engine.artifacts import load_artifacts  # noqa: E402
-from engine.backtest import build_strategy  # noqa: E402
-from engine.events import ConsensusReached, RegimeVector  # noqa: E402
-from engine.logging import configure_logging  # noqa: E402
-from engine.risk import build_decider, build_risk_manager  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
-from replay.marl_run import matrix_configs, resolve_marl_config  # noqa: E402
-from replay.mrms_data import collect_setups  # noqa: E402
+from engine.core.events import ConsensusReached, RegimeVector  # noqa: E402
+from engine.core.logging import configure_logging  # noqa: E402
+from engine.wiring.artifacts import load_artifacts  # noqa: E402
+from engine.wiring.backtest import build_strategy  # noqa: E402
+from engine.wiring.risk import build_decider, build_risk_manager  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
+from replay.train.marl_run import matrix_configs, resolve_marl_config  # noqa: E402
+from replay.train.mrms_data import collect_setups  # noqa: E402
 
 CONFIG = ROOT / "config" / "btcusd_1h.toml"
 

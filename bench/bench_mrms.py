@@ -37,14 +37,14 @@ sys.path.insert(0, str(ROOT))
 from components.risk.account import AccountTrackerConfig  # noqa: E402
 from components.risk.manager import RiskManager, RiskManagerConfig  # noqa: E402
 from components.risk.model import RiskModel  # noqa: E402
-from engine.artifacts import load_artifacts  # noqa: E402
-from engine.events import RegimeVector  # noqa: E402
-from engine.logging import configure_logging  # noqa: E402
-from engine.registry import weights_bytes  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
-from replay.mrms_data import collect_setups, split_setups  # noqa: E402
-from replay.mrms_run import resolve_mrms_config  # noqa: E402
-from replay.train_mrms import train_mrms  # noqa: E402
+from engine.core.events import RegimeVector  # noqa: E402
+from engine.core.logging import configure_logging  # noqa: E402
+from engine.wiring.artifacts import load_artifacts  # noqa: E402
+from engine.wiring.registry import weights_bytes  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
+from replay.train.mrms_data import collect_setups, split_setups  # noqa: E402
+from replay.train.mrms_run import resolve_mrms_config  # noqa: E402
+from replay.train.train_mrms import train_mrms  # noqa: E402
 
 CONFIG = ROOT / "config" / "btcusd_1h.toml"
 

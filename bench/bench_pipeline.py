@@ -43,13 +43,14 @@ from components.assemblers import (  # noqa: E402
     SlowAssemblerConfig,
 )
 from components.regime.mmd import Mmd, MmdConfig  # noqa: E402
-from engine.artifacts import load_artifacts  # noqa: E402
-from engine.backtest import build_broker, build_strategy, build_upstream  # noqa: E402
-from engine.chunks import BarChunk  # noqa: E402
-from engine.events import SynergyDetected  # noqa: E402
-from engine.logging import configure_logging  # noqa: E402
-from engine.pipeline import ReplayPipeline  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
+from engine.core.chunks import BarChunk  # noqa: E402
+from engine.core.events import SynergyDetected  # noqa: E402
+from engine.core.logging import configure_logging  # noqa: E402
+from engine.wiring.artifacts import load_artifacts  # noqa: E402
+from engine.wiring.backtest import build_upstream  # noqa: E402
+from engine.wiring.build import build_broker, build_strategy  # noqa: E402
+from engine.wiring.pipeline import ReplayPipeline  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
 
 CONFIG = ROOT / "config" / "btcusd_1h.toml"
 HOUR_NS = 3600 * 10**9

@@ -1,7 +1,7 @@
 """The power curve of the learned stack: the smallest planted edge it detects with N setups.
 
 Input: the synergy setups of the bundled BTC/USD hourly data (real bars, features, regime
-vectors and matrices), with the two bars after each rewritten by ``replay/planted.py`` so a
+vectors and matrices), with the two bars after each rewritten by ``replay/train/planted.py`` so a
 setup of pattern 3 wins with probability ``0.5 + edge`` and any other with ``0.5 - edge``
 (a fixture: never market data). For each edge, sample size ``N`` (the first ``N`` planted
 setups, split 60/20/20 by time) and plant seed, the stack is trained as the CI test trains it
@@ -43,21 +43,21 @@ sys.path.insert(0, str(ROOT))
 from components.decision.gate import Gate1Config  # noqa: E402
 from components.risk.model_config import RiskModelConfig  # noqa: E402
 from components.risk.setup_features import SETUP_FEATURES  # noqa: E402
-from engine.artifacts import load_artifacts  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
-from replay.marl_run import matrix_configs  # noqa: E402
-from replay.marl_select import gate_verdicts  # noqa: E402
-from replay.mrms_data import collect_setups  # noqa: E402
-from replay.planted import plant_edge  # noqa: E402
-from replay.ranking import LogisticBaseline, auc  # noqa: E402
+from engine.wiring.artifacts import load_artifacts  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
+from replay.train.marl_run import matrix_configs  # noqa: E402
+from replay.train.marl_select import gate_verdicts  # noqa: E402
+from replay.train.mrms_data import collect_setups  # noqa: E402
+from replay.train.planted import plant_edge  # noqa: E402
+from replay.train.ranking import LogisticBaseline, auc  # noqa: E402
+from replay.train.train_marl import train_marl  # noqa: E402
+from replay.train.train_mrms import train_mrms  # noqa: E402
 from replay.train_config import (  # noqa: E402
     EnvConfig,
     MarlCvConfig,
     MarlTrainConfig,
     MrmsTrainConfig,
 )
-from replay.train_marl import train_marl  # noqa: E402
-from replay.train_mrms import train_mrms  # noqa: E402
 
 FEATURE = SETUP_FEATURES.index("pattern_3")
 MARL = MarlTrainConfig(iterations=4, episodes=1, update_epochs=1, eval_every=2,

@@ -46,15 +46,15 @@ from components.regime.detector import (  # noqa: E402
     encode_window,
 )
 from components.regime.model import RegimeModel  # noqa: E402
-from engine.artifacts import load_artifacts  # noqa: E402
-from engine.features import build_indicators  # noqa: E402
-from engine.logging import configure_logging  # noqa: E402
-from engine.pipeline import build_replay_pipeline  # noqa: E402
-from engine.registry import weights_bytes  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
-from replay.rde_data import collect_regime_rows, regime_sources, split_windows  # noqa: E402
-from replay.rde_run import resolve_train_config, run_train_rde  # noqa: E402
-from replay.train_rde import train_rde  # noqa: E402
+from engine.core.logging import configure_logging  # noqa: E402
+from engine.wiring.artifacts import load_artifacts  # noqa: E402
+from engine.wiring.features import build_indicators  # noqa: E402
+from engine.wiring.pipeline import build_replay_pipeline  # noqa: E402
+from engine.wiring.registry import weights_bytes  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
+from replay.train.rde_data import collect_regime_rows, regime_sources, split_windows  # noqa: E402
+from replay.train.rde_run import resolve_train_config, run_train_rde  # noqa: E402
+from replay.train.train_rde import train_rde  # noqa: E402
 
 CONFIG = ROOT / "config" / "btcusd_1h.toml"
 

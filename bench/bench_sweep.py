@@ -2,10 +2,10 @@
 
 The bundled real BTC/USD hourly bars (``config/btcusd_1h.toml``, 20,111 bars) are read once;
 a grid of ``strategies.sma_cross.fast`` x ``strategies.sma_cross.slow`` (every trial valid,
-``fast < slow``) is planned with :func:`engine.sweep.plan_sweep` and run with
-:func:`engine.sweep.run_sweep`, as ``algospace sweep`` does, on three backends in turn:
+``fast < slow``) is planned with :func:`engine.research.sweep.plan_sweep` and run with
+:func:`engine.research.sweep.run_sweep`, as ``algospace sweep`` does, on three backends in turn:
 
-- ``serial``: every trial in this process (:class:`engine.executor.SerialBackend`);
+- ``serial``: every trial in this process (:class:`engine.research.executor.SerialBackend`);
 - ``ray x1``: a fresh local Ray with one CPU (``RayBackend(num_cpus=1)``);
 - ``ray x2``: a fresh local Ray with two CPUs (``RayBackend(num_cpus=2)``).
 
@@ -50,12 +50,12 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.dataset import load_dataset  # noqa: E402
-from engine.executor import Backend, RayBackend, SerialBackend  # noqa: E402
-from engine.logging import configure_logging  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
-from engine.sweep import SweepPlan, plan_sweep, run_sweep  # noqa: E402
-from replay.search import Trial, grid_trials, parse_space  # noqa: E402
+from engine.core.logging import configure_logging  # noqa: E402
+from engine.research.executor import Backend, RayBackend, SerialBackend  # noqa: E402
+from engine.research.search import Trial, grid_trials, parse_space  # noqa: E402
+from engine.research.sweep import SweepPlan, plan_sweep, run_sweep  # noqa: E402
+from engine.wiring.dataset import load_dataset  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
 
 CONFIG = ROOT / "config" / "btcusd_1h.toml"
 OVERRIDES = ["backtest.strategy=sma_cross"]

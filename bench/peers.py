@@ -117,7 +117,7 @@ def worker(name: str, n_bars: int, data: Path, result: Path, repeat: int,
     if name.startswith("ours_"):
         import peers_runners as r
 
-        import engine.backtest  # noqa: F401  (import cost is not part of the run)
+        import engine.wiring.backtest  # noqa: F401  (import cost is not part of the run)
 
         path = name.removeprefix("ours_")
         base = rss_mb()

@@ -51,7 +51,7 @@ def ours_config() -> Any:
     """The AlgoSpace config of the benchmark: SMA(10/30) on 1-minute ES bars, no costs."""
     import msgspec
 
-    from engine.schema import AppConfig
+    from engine.wiring.schema import AppConfig
 
     return msgspec.convert({
         "instrument": "ES",
@@ -78,7 +78,7 @@ def run_ours(path: str, n_bars: int, marks: str = "keep") -> Any:
         sys.path.insert(0, str(BENCH))
     from tiled import tiled_chunks
 
-    from engine.backtest import run_backtest
+    from engine.wiring.backtest import run_backtest
 
     if marks == "discard":
         return run_backtest(ours_config(), tiled_chunks(n_bars), path=path,

@@ -39,8 +39,7 @@ from components.synergy import (  # noqa: E402
     SynergyDetector,
     SynergySignals,
 )
-from engine.artifacts import load_artifacts  # noqa: E402
-from engine.events import (  # noqa: E402
+from engine.core.events import (  # noqa: E402
     Bar,
     Event,
     FvgMitigated,
@@ -50,10 +49,11 @@ from engine.events import (  # noqa: E402
     SynergyDetected,
     SynergySignal,
 )
-from engine.features import build_indicators  # noqa: E402
-from engine.logging import configure_logging  # noqa: E402
-from engine.pipeline import build_replay_pipeline  # noqa: E402
-from engine.schema import load_app_config  # noqa: E402
+from engine.core.logging import configure_logging  # noqa: E402
+from engine.wiring.artifacts import load_artifacts  # noqa: E402
+from engine.wiring.features import build_indicators  # noqa: E402
+from engine.wiring.pipeline import build_replay_pipeline  # noqa: E402
+from engine.wiring.schema import load_app_config  # noqa: E402
 
 DATASETS = {
     "btcusd_1h": "config/btcusd_1h.toml",

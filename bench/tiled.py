@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.chunks import BarChunk
+from engine.core.chunks import BarChunk
 
 ROOT = Path(__file__).resolve().parents[1]
 ES_1M = ROOT / "data" / "es_1min_2013-09.csv"

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # regime_filter.py, be
 
 from regime_filter import RegimeFilter, RegimeFilterConfig  # noqa: E402
 
-from engine import api  # noqa: E402
+from engine.app import api  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

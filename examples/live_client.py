@@ -3,7 +3,7 @@
 This file is standalone: it imports the standard library, ``zmq`` and ``msgspec`` only (no
 engine, no torch, no numpy), so it runs in any environment with ``pip install pyzmq msgspec``.
 
-Wire format (``engine/wire.py``, ``engine/events.py``)
+Wire format (``engine/live/wire.py``, ``engine/core/events.py``)
 -------------------------------------------------------
 The daemon binds a ZeroMQ PUB socket (``--publish``). Every message has three frames:
 
@@ -53,13 +53,13 @@ from typing import Any, Literal
 import msgspec
 import zmq
 
-WIRE_VERSION = b"1"  # engine.wire.SCHEMA_VERSION
-SIGNAL_SCHEMA = 1  # engine.events.SIGNAL_SCHEMA
+WIRE_VERSION = b"1"  # engine.live.wire.SCHEMA_VERSION
+SIGNAL_SCHEMA = 1  # engine.core.events.SIGNAL_SCHEMA
 REPORT_EACH = 5  # malformed messages reported one by one per reason; then only counted
 
 
 class Signal(msgspec.Struct, frozen=True, kw_only=True, tag="Signal", tag_field="type"):
-    """``engine.events.Signal``: the same fields, names, types and defaults."""
+    """``engine.core.events.Signal``: the same fields, names, types and defaults."""
 
     ts_event: int
     ts_init: int
@@ -83,7 +83,7 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True, tag="Signal", tag_field=
 
 
 class Heartbeat(msgspec.Struct, frozen=True, tag="Heartbeat", tag_field="type"):
-    """``engine.events.Heartbeat``."""
+    """``engine.core.events.Heartbeat``."""
 
     ts_event: int
     ts_init: int

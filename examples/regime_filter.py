@@ -27,8 +27,8 @@ from typing import ClassVar
 
 import msgspec
 
-from engine.config import Config, PositiveFloat, PositiveInt
-from engine.events import (
+from engine.core.config import Config, PositiveFloat, PositiveInt
+from engine.core.events import (
     Event,
     OrderIntent,
     OrderRejected,

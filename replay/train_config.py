@@ -10,7 +10,7 @@ from components.decision.model_config import MarlModelConfig
 from components.regime.model_config import RegimeModelConfig
 from components.risk.limits import RiskLimitsConfig
 from components.risk.model_config import RiskModelConfig
-from engine.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
+from engine.core.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 
 __all__ = ["EnvConfig", "MarlCvConfig", "MarlDenseConfig", "MarlPretrainConfig",
            "MarlTrainConfig",
@@ -66,7 +66,7 @@ class EnvConfig(Config, frozen=True):
 
 class MrmsPretrainConfig(Config, frozen=True):
     """``[train.mrms.pretrain]``: the full-information pretraining of the M-RMS before PPO
-    (``replay/mrms_pretrain.py``): ``epochs`` passes in minibatches, AdamW, the utility's
+    (``replay/train/mrms_pretrain.py``): ``epochs`` passes in minibatches, AdamW, the utility's
     ``kelly_fraction`` (0.5: half Kelly), an ``entropy`` bonus on the size, the pull toward the
     fixed rule's action ``prior_weight``. ``epochs = 0`` skips it."""
 
@@ -80,7 +80,7 @@ class MrmsPretrainConfig(Config, frozen=True):
 
 
 class MrmsTrainConfig(Config, frozen=True):
-    """``[train.mrms]``: PPO over the training split's setups (``replay/train_mrms.py``).
+    """``[train.mrms]``: PPO over the training split's setups (``replay/train/train_mrms.py``).
 
     Each iteration plays ``episodes`` episodes (the whole training split in time order, the
     policy sampling its proposals), then ``update_epochs`` passes of clipped PPO updates in
@@ -110,7 +110,7 @@ class MrmsTrainConfig(Config, frozen=True):
 
 class MarlPretrainConfig(Config, frozen=True):
     """``[train.marl.pretrain]``: the full-information bandit pretraining of the agents
-    before MAPPO (``replay/marl_pretrain.py``): ``epochs`` passes over the training setups in
+    before MAPPO (``replay/train/marl_pretrain.py``): ``epochs`` passes over the training setups in
     minibatches, AdamW, entropy weight ``temperature`` (in R), the agents' own-input heads
     weighted ``own_weight``. ``epochs = 0`` skips it."""
 
@@ -124,8 +124,8 @@ class MarlPretrainConfig(Config, frozen=True):
 
 class MarlDenseConfig(Config, frozen=True):
     """``[train.marl.dense]``: the dense pretraining of the agents' embedders on every
-    ``stride``-th bar of the training period (``replay/dense_data.py``,
-    ``replay/marl_dense.py``): targets ``horizon`` execution bars ahead, ``epochs`` passes in
+    ``stride``-th bar of the training period (``replay/train/dense_data.py``,
+    ``replay/train/marl_dense.py``): targets ``horizon`` execution bars ahead, ``epochs`` passes in
     minibatches, AdamW. ``epochs = 0`` skips it."""
 
     epochs: int = 0
@@ -138,7 +138,7 @@ class MarlDenseConfig(Config, frozen=True):
 
 class MarlCvConfig(Config, frozen=True):
     """``[train.marl.cv]``: purged, embargoed cross-validation of the pretraining inside the
-    training split (``replay/marl_cv.py``): ``folds`` contiguous blocks (0: off, the
+    training split (``replay/train/marl_cv.py``): ``folds`` contiguous blocks (0: off, the
     configured ``pretrain`` is used), training setups within ``purge_bars`` execution bars
     before a block or ``embargo_bars`` after it left out, each ``(epochs, temperature)`` of
     ``candidates`` scored by the blocks' summed deployed P&L at its best threshold."""
@@ -159,7 +159,7 @@ class MarlCvConfig(Config, frozen=True):
 
 
 class MarlTrainConfig(Config, frozen=True):
-    """``[train.marl]``: MAPPO over the training split's setups (``replay/train_marl.py``).
+    """``[train.marl]``: MAPPO over the training split's setups (``replay/train/train_marl.py``).
 
     Each iteration plays ``episodes`` episodes (the training setups in time order over the
     M-RMS's account, the agents sampling their actions with fresh dropout masks), then

@@ -1,4 +1,4 @@
-"""The built-in strategies, ordinary plugins (``engine.strategy``; ``docs/strategies.md``).
+"""The built-in strategies, ordinary plugins (``engine.core.strategy``; ``docs/strategies.md``).
 
 ``BUILTIN_STRATEGIES`` maps the names ``backtest.strategy`` accepts without a path to their
 import paths; the engine resolves them like any user plugin.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
 from components.assemblers.buffer import Floats32, RowBuffer
-from engine.events import Bar, Event
+from engine.core.events import Bar, Event
 
 __all__ = ["Assembler"]
 

@@ -18,8 +18,8 @@ from components.assemblers.buffer import (
     clip_unit,
 )
 from components.regime.mmd import MMD_FEATURE_NAMES, N_SETS
-from engine.config import Config, PositiveInt
-from engine.events import Bar, Event, LvnLevels, MmdFeatures
+from engine.core.config import Config, PositiveInt
+from engine.core.events import Bar, Event, LvnLevels, MmdFeatures
 
 __all__ = ["REGIME_COLUMNS", "RegimeAssembler", "RegimeAssemblerConfig"]
 

@@ -15,8 +15,8 @@ from components.assemblers.buffer import (
     _BufferState,
     clip_unit,
 )
-from engine.config import Config, PositiveInt
-from engine.events import Bar, Event, LvnLevels, MlmiValue, NwrqkValue
+from engine.core.config import Config, PositiveInt
+from engine.core.events import Bar, Event, LvnLevels, MlmiValue, NwrqkValue
 
 __all__ = ["SLOW_COLUMNS", "SlowAssembler", "SlowAssemblerConfig", "time_features"]
 

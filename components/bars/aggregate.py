@@ -49,10 +49,10 @@ from components.bars.kernels import (
     aggregate_step_nb,
 )
 from components.bars.sessions import DAY_NS, SessionBuckets, bucket_bounds, parse_session_open
-from engine.chunks import BarChunk, TickChunk
-from engine.config import Config
-from engine.events import Bar, Event, Tick
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.config import Config
+from engine.core.events import Bar, Event, Tick
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["AggregatedBars", "BarAggregator", "BarAggregatorConfig"]
 

@@ -18,17 +18,17 @@ from components.bars.heiken_ashi_kernels import (
     heiken_ashi_init_state,
     heiken_ashi_step_nb,
 )
-from engine.chunks import BarChunk
-from engine.config import Config
-from engine.events import Bar, Event, HeikenAshiBar
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk
+from engine.core.config import Config
+from engine.core.events import Bar, Event, HeikenAshiBar
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["HeikenAshi", "HeikenAshiConfig"]
 
 
 class HeikenAshiConfig(Config, frozen=True):
     """The bars to transform: a label (``"30m"``) or ``"fast"``/``"slow"``, which the wiring
-    resolves to the configured timeframes (default: the slow bars, DESIGN section 4)."""
+    resolves to the configured timeframes (default: the slow bars, docs/design.md section 4)."""
 
     timeframe: str = "slow"
 

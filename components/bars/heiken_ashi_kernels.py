@@ -1,6 +1,7 @@
 """Numba kernels of Heiken Ashi bars (kernel layer).
 
-DESIGN section 4 / spec 2.4.1, applied once to the real OHLC of each bar (the original applied
+docs/design.md section 4 / docs/reference/algospace_spec.md 2.4.1, applied once to the real OHLC of
+each bar (the original applied
 it twice on some paths, spec section 7):
 
 - ``ha_close = (open + high + low + close) / 4``

@@ -44,7 +44,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from components.bars.kernels import DAY_NS, bucket_bounds_nb
-from engine.timeframes import NS_PER_MINUTE
+from engine.core.timeframes import NS_PER_MINUTE
 
 __all__ = ["DAY_NS", "SessionBuckets", "bucket_bounds", "parse_session_open"]
 

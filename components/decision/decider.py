@@ -13,7 +13,8 @@ setup's inputs: reproducible, restorable, no look-ahead), and applies
   (with the failed consensus figures as its ``verdict``), or ``not_ready`` while a matrix is
   not full or no regime vector has arrived.
 
-It declares 8 input types, a documented exception to the ~4 of STYLE: the two matrices it owns
+It declares 8 input types, a documented exception to the ~4 of docs/style.md: the two matrices it
+owns
 must be fed in bus order, the same order the trainer replayed.
 """
 
@@ -38,8 +39,8 @@ from components.decision.model import MarlModel
 from components.decision.model_config import MarlModelConfig
 from components.risk.setup_features import setup_features
 from components.weights import load_network
-from engine.config import Config, PositiveInt
-from engine.events import (
+from engine.core.config import Config, PositiveInt
+from engine.core.events import (
     REGIME_VECTOR_SIZE,
     Bar,
     ConsensusReached,

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from components.decision.model_config import ACTIONS, AGENTS
-from engine.config import Config, PositiveInt, Probability
+from engine.core.config import Config, PositiveInt, Probability
 
 __all__ = ["Gate1Config", "Gate1Verdict", "consensus"]
 

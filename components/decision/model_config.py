@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.config import Config, PositiveInt, Probability
+from engine.core.config import Config, PositiveInt, Probability
 
 __all__ = ["ACTIONS", "AGENTS", "MarlModelConfig"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.decision.gate import Gate1Config
-from engine.config import Config
+from engine.core.config import Config
 
 __all__ = ["MarlSettings"]
 

@@ -13,7 +13,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine.events import Bar, Event, HeikenAshiBar
+from engine.core.events import Bar, Event, HeikenAshiBar
 
 __all__ = ["pack_state", "price_bar", "source_type", "unpack_state"]
 

@@ -19,10 +19,10 @@ import numpy.typing as npt
 from components.indicators import shared_kernels as sk
 from components.indicators.inputs import pack_state, price_bar, source_type, unpack_state
 from components.indicators.kernels import sma_batch_nb, sma_init_state, sma_step_nb
-from engine.chunks import BarChunk
-from engine.config import Config, PositiveInt
-from engine.events import Bar, Event, HeikenAshiBar, IndicatorValue
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk
+from engine.core.config import Config, PositiveInt
+from engine.core.events import Bar, Event, HeikenAshiBar, IndicatorValue
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["ScalarIndicator", "ScalarIndicatorConfig"]
 

@@ -5,7 +5,8 @@ that built the training windows, so serving sees exactly the training matrix) an
 :class:`~components.regime.model.RegimeModel` in eval mode. A slow bar opens its row; the bar's
 ``MmdFeatures`` and ``LvnLevels`` fill it. When both have arrived and the matrix is ready
 (a full window of complete rows), the detector encodes the matrix under
-``torch.inference_mode`` and returns one :class:`~engine.events.RegimeVector` (``mu``, 8 floats,
+``torch.inference_mode`` and returns one :class:`~engine.core.events.RegimeVector` (``mu``, 8
+floats,
 and the model's ``rde/<name>/<version>``) with the bar's timestamps; never more than one per
 bar. The weights come in the config as the bytes of the registered ``weights.pt`` (the wiring
 loads and verifies the artifact; the component reads no file and keeps no clock; latency is
@@ -26,8 +27,8 @@ from components.assemblers.regime import REGIME_COLUMNS
 from components.regime.model import RegimeModel
 from components.regime.model_config import RegimeModelConfig
 from components.weights import load_network
-from engine.config import Config
-from engine.events import REGIME_VECTOR_SIZE, Bar, Event, LvnLevels, MmdFeatures, RegimeVector
+from engine.core.config import Config
+from engine.core.events import REGIME_VECTOR_SIZE, Bar, Event, LvnLevels, MmdFeatures, RegimeVector
 
 __all__ = ["RegimeDetector", "RegimeDetectorConfig", "encode_window"]
 

@@ -1,6 +1,7 @@
 """The Regime Detection Engine's network: Transformer encoder + VAE head (pure ``nn.Module``s).
 
-DESIGN sections 4 and 6. Input: a regime matrix window ``(batch, window, features)`` (96 x 26
+docs/design.md sections 4 and 6. Input: a regime matrix window ``(batch, window, features)`` (96 x
+26
 from :class:`components.assemblers.RegimeAssembler`). A linear projection to ``d_model``, fixed
 sinusoidal positional encoding, a batch-first Transformer encoder with GELU, attention pooling
 over time (a learned query scores every step; the softmax-weighted sum is the summary), then

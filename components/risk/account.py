@@ -60,9 +60,9 @@ import msgspec
 
 from components.bars.sessions import DAY_NS, SessionBuckets, parse_session_open
 from components.risk.limits import NO_DAY, AccountState, RiskLimitsConfig
-from engine.config import Config, PositiveFloat, PositiveInt
-from engine.events import Bar, Event, Fill, TradeClosed
-from engine.instruments import Instrument
+from engine.core.config import Config, PositiveFloat, PositiveInt
+from engine.core.events import Bar, Event, Fill, TradeClosed
+from engine.core.instruments import Instrument
 
 __all__ = ["AccountTracker", "AccountTrackerConfig", "session_day_of"]
 
@@ -165,7 +165,7 @@ class AccountTracker:
 
     Examples
     --------
-    >>> from engine.events import TradeClosed
+    >>> from engine.core.events import TradeClosed
     >>> tracker = AccountTracker(AccountTrackerConfig(session_open="00:00",
     ...                                               session_timezone="UTC"))
     >>> loss = TradeClosed(ts_event=3600 * 10**9, ts_init=0, instrument="ES", strategy="s",

@@ -53,7 +53,7 @@ import math
 
 import msgspec
 
-from engine.config import Config, PositiveFloat, PositiveInt
+from engine.core.config import Config, PositiveFloat, PositiveInt
 
 __all__ = ["LIMIT_NAMES", "NO_DAY", "AccountState", "LimitVerdict", "RiskLimitsConfig",
            "apply_limits"]

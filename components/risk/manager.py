@@ -34,9 +34,9 @@ from components.risk.model_config import RiskModelConfig
 from components.risk.setup_features import setup_features
 from components.risk.state import account_features, cost_per_contract
 from components.weights import load_network
-from engine.backtest_config import CostsConfig
-from engine.config import Config, PositiveInt
-from engine.events import (
+from engine.core.backtest_config import CostsConfig
+from engine.core.config import Config, PositiveInt
+from engine.core.events import (
     REGIME_VECTOR_SIZE,
     Bar,
     ConsensusReached,
@@ -48,7 +48,7 @@ from engine.events import (
     TradeClosed,
     TradeRejected,
 )
-from engine.instruments import Instrument
+from engine.core.instruments import Instrument
 
 __all__ = ["ConsensusRiskManager", "RiskManager", "RiskManagerConfig"]
 

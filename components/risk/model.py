@@ -1,6 +1,6 @@
 """The M-RMS network: three sub-networks and a value head (pure ``nn.Module``s).
 
-DESIGN section 4. Input: ``[setup features || regime vector || account state]``
+docs/design.md section 4. Input: ``[setup features || regime vector || account state]``
 (``RiskModelConfig.inputs`` floats, see :mod:`components.risk.setup_features`). Three separate
 sub-networks (two hidden layers each, GELU) propose
 

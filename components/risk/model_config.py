@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.risk.limits import RiskLimitsConfig
-from engine.config import Config, PositiveFloat, PositiveInt, Probability
+from engine.core.config import Config, PositiveFloat, PositiveInt, Probability
 
 __all__ = ["RiskModelConfig", "RiskSettings"]
 

@@ -1,6 +1,6 @@
 """A synergy setup as the M-RMS's fixed-length input vector (component layer, no torch).
 
-:func:`setup_features` maps a :class:`~engine.events.SynergyDetected` to ``SETUP_FEATURES``
+:func:`setup_features` maps a :class:`~engine.core.events.SynergyDetected` to ``SETUP_FEATURES``
 floats, each scale-free and bounded so that instruments of any price level look alike:
 
 - ``pattern_1`` .. ``pattern_4``: one-hot of the pattern;
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from engine.events import SynergyDetected
+from engine.core.events import SynergyDetected
 
 __all__ = ["SETUP_FEATURES", "setup_features"]
 
@@ -52,7 +52,7 @@ def setup_features(setup: SynergyDetected, window: int) -> tuple[float, ...]:
 
     Examples
     --------
-    >>> from engine.events import SynergySignal
+    >>> from engine.core.events import SynergySignal
     >>> sig = SynergySignal(1, 1, "ES", "mlmi", "30m", 1, 0.5, 0.25)
     >>> setup = SynergyDetected(1, 1, "ES", "5m", 1, 1, (sig, sig, sig), 10, 4000.0, 8.0,
     ...                         0.001, 2.0, 3990.0, 40.0, 10.0, None, None, None)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from components.risk.limits import AccountState, RiskLimitsConfig
-from engine.backtest_config import CostsConfig
-from engine.instruments import Instrument
+from engine.core.backtest_config import CostsConfig
+from engine.core.instruments import Instrument
 
 __all__ = ["ACCOUNT_FEATURES", "account_features", "cost_per_contract"]
 

@@ -11,8 +11,8 @@ Rules, defaults and measured rates: ``docs/synergy.md``.
 from components.synergy.config import SynergyConfig
 from components.synergy.detector import PATTERNS, SynergyDetector
 from components.synergy.signals import SynergySignals
-from engine.component import Component
-from engine.events import PATTERN_NAMES
+from engine.core.component import Component
+from engine.core.events import PATTERN_NAMES
 
 __all__ = ["PATTERNS", "PATTERN_NAMES", "SynergyConfig", "SynergyDetector", "SynergySignals",
            "build_synergy"]

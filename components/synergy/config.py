@@ -13,8 +13,8 @@ from typing import Literal
 
 import msgspec
 
-from engine.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
-from engine.timeframes import parse_timeframe
+from engine.core.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["SynergyConfig"]
 
@@ -36,9 +36,10 @@ class SynergyConfig(Config, frozen=True):
     cooldown
         After a setup at fast bar ``e`` no setup completes at bars ``e .. e + cooldown``.
     mlmi_mode
-        ``"zero_cross"``: MLMI's zero cross (``MlmiValue.signal``, DESIGN section 4).
+        ``"zero_cross"``: MLMI's zero cross (``MlmiValue.signal``, docs/design.md section 4).
         ``"crossover"``: a WMA 5/20 crossover stored this bar whose kNN vote agrees with it
-        (``crossover * value > 0``; spec 2.4.2 (b), ``src/indicators/mlmi.py``).
+        (``crossover * value > 0``; docs/reference/algospace_spec.md 2.4.2 (b),
+        ``src/indicators/mlmi.py``).
         ``"either"``: both rules, the zero cross deciding when they disagree.
     mlmi_min_value
         Minimum ``|value|`` of the MLMI vote (-200..200) for either rule.

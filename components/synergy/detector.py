@@ -1,7 +1,8 @@
 """The synergy detector's sequence state machine (component layer).
 
 Reads the ``SynergySignal`` events of :class:`~components.synergy.signals.SynergySignals` and
-emits ``SynergyDetected`` when three kinds line up in one direction (spec 2.6, DESIGN section
+emits ``SynergyDetected`` when three kinds line up in one direction
+(docs/reference/algospace_spec.md 2.6, docs/design.md section
 4). Time is counted in fast bars: the detector's clock is the ``Bar`` of ``timeframe``, and a
 signal belongs to the last fast bar it has seen (a fast bar is delivered before anything derived
 from it, and a slow bar closes with the fast bar of the same ``ts_event``, so a signal of either
@@ -14,7 +15,8 @@ setup; the cooldown runs beside them):
 2. If a sequence is building and ``d`` differs from its direction, or ``b`` is more than
    ``window`` bars after its first signal's bar, it is dropped (reset).
 3. An empty sequence starts with the signal, unless it is an FVG: an FVG-first order is no
-   pattern (spec 2.6), so an FVG never opens a sequence and is dropped. Checking the prefix at
+   pattern (docs/reference/algospace_spec.md 2.6), so an FVG never opens a sequence and is dropped.
+   Checking the prefix at
    the start rather than at completion keeps the MLMI and NW-RQK signals that follow usable.
 4. A kind already in the sequence is ignored (the first one of a kind counts).
 5. The third kind completes the sequence; the order names the pattern (``PATTERN_NAMES``:
@@ -48,7 +50,7 @@ from typing import ClassVar, Literal
 import msgspec
 
 from components.synergy.config import SynergyConfig
-from engine.events import (
+from engine.core.events import (
     Bar,
     Event,
     IndicatorValue,

@@ -1,9 +1,10 @@
 """Synergy signal activation: indicator events to ``SynergySignal`` (component layer).
 
-The first half of the synergy detector (spec 2.6, adapted to this engine's scales; the
+The first half of the synergy detector (docs/reference/algospace_spec.md 2.6, adapted to this
+engine's scales; the
 original compared a -200..200 MLMI to a 0..100 threshold and a ~1e-4 relative NW-RQK slope to
 0.3, so two of its three legs never fired, spec section 7 item 14). Each rule reads one event
-and returns at most one :class:`~engine.events.SynergySignal` with the event's ``ts_event``:
+and returns at most one :class:`~engine.core.events.SynergySignal` with the event's ``ts_event``:
 
 - **MLMI** (slow ``MlmiValue``), by ``mlmi_mode``: ``zero_cross`` fires on ``signal != 0``
   with ``direction = signal``; ``crossover`` fires on a stored WMA 5/20 crossover whose vote
@@ -18,7 +19,8 @@ and returns at most one :class:`~engine.events.SynergySignal` with the event's `
   bundled data set, while in percent of price it differs tenfold between them.
 - **FVG** (fast ``FvgMitigated``): ``size_pct >= fvg_min_size_pct`` and ``size >=
   fvg_min_size_atr * ATR``; ``direction = side`` (+1 a bullish gap was mitigated, -1 a
-  bearish one, spec 2.6), ``value = size_pct``, ``strength = min(size_pct /
+  bearish one, docs/reference/algospace_spec.md 2.6), ``value = size_pct``, ``strength =
+  min(size_pct /
   fvg_strength_pct, 1)``.
 
 ATR is the latest ``IndicatorValue`` named ``atr_indicator`` on ``atr_timeframe`` delivered
@@ -37,7 +39,7 @@ from typing import ClassVar
 import msgspec
 
 from components.synergy.config import SynergyConfig
-from engine.events import (
+from engine.core.events import (
     Event,
     FvgMitigated,
     IndicatorValue,

@@ -25,11 +25,11 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from engine.backtest_config import BrokerConfig, CostsConfig
-from engine.chunks import BarChunk, IntentChunk
-from engine.config import Config
-from engine.events import Bar, Event, Fill, OrderIntent, OrderRejected, TradeClosed
-from engine.instruments import Instrument
+from engine.core.backtest_config import BrokerConfig, CostsConfig
+from engine.core.chunks import BarChunk, IntentChunk
+from engine.core.config import Config
+from engine.core.events import Bar, Event, Fill, OrderIntent, OrderRejected, TradeClosed
+from engine.core.instruments import Instrument
 from replay.broker import fill_kernels as layout
 from replay.broker import kernels as k
 from replay.broker.sessions import SessionCloses
@@ -99,7 +99,7 @@ class SimulatedBroker:
 
     Examples
     --------
-    >>> from engine.instruments import BUILTIN_INSTRUMENTS
+    >>> from engine.core.instruments import BUILTIN_INSTRUMENTS
     >>> broker = SimulatedBroker(SimulatedBrokerConfig(
     ...     instrument=BUILTIN_INSTRUMENTS["ES"], timeframe="5m"))
     >>> def bar(i, o, h, lo, c):

@@ -4,7 +4,7 @@
 :class:`BarChunk`/:class:`TickChunk` column chunks; ``inspect_data`` summarises a file.
 """
 
-from engine.chunks import BarChunk, TickChunk
+from engine.core.chunks import BarChunk, TickChunk
 from replay.data.inspect import ChunkObserver, DataReport, format_report, inspect_data
 from replay.data.reader import read_market_data, resolve_format
 from replay.data.rejects import REJECTS_HEADER, RULES, GapRecord, RejectLog, RejectRow

@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from pyarrow.csv import InvalidRow
 
-from engine.errors import ConfigError
-from engine.schema import DataConfig
+from engine.core.data_config import DataConfig
+from engine.core.errors import ConfigError
 from replay.data.fields import Block, Malformed
 from replay.data.layouts import (
     LAYOUTS,

@@ -15,9 +15,9 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from engine.chunks import BarChunk, TickChunk
-from engine.schema import DataConfig
-from engine.timeframes import format_timeframe
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.data_config import DataConfig
+from engine.core.timeframes import format_timeframe
 from replay.data.reader import read_market_data
 from replay.data.rejects import GapRecord, RejectLog
 from replay.data.timestamps import format_ns
@@ -75,7 +75,7 @@ def inspect_data(path: Path, config: DataConfig, rejects_path: Path | None = Non
 
     Examples
     --------
-    >>> from engine.schema import DataConfig
+    >>> from engine.core.data_config import DataConfig
     >>> report = inspect_data(Path("data/btcusd_1h_coinbase_2017-2019.csv"),
     ...                       DataConfig(path="", bar_interval="1h"))
     >>> report.rows_accepted, report.gap_count, report.first_time

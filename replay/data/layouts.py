@@ -1,7 +1,7 @@
 """Export layouts and column detection: which field of a file is what (data layer).
 
 A *layout* preset describes a vendor's export. It fills in only what the user's
-:class:`~engine.schema.DataConfig` leaves unset (``delimiter``, ``timestamp_format``,
+:class:`~engine.wiring.schema.DataConfig` leaves unset (``delimiter``, ``timestamp_format``,
 ``columns``), except ``timestamp_label``, which the preset always sets:
 
 - ``generic``: delimiter sniffed, header detected; one timestamp column or ``date`` + ``time``
@@ -31,8 +31,8 @@ import csv
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
-from engine.errors import DataError
-from engine.schema import DataConfig
+from engine.core.data_config import DataConfig
+from engine.core.errors import DataError
 
 __all__ = [
     "LAYOUTS",

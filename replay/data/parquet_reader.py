@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.schema import DataConfig
+from engine.core.data_config import DataConfig
 from replay.data.fields import Block
 from replay.data.layouts import ColumnPlan, plan_columns
 

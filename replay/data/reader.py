@@ -12,9 +12,9 @@ from pathlib import Path
 
 import msgspec
 
-from engine.chunks import BarChunk, TickChunk
-from engine.errors import ConfigError
-from engine.schema import DataConfig
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.data_config import DataConfig
+from engine.core.errors import ConfigError
 from replay.data.csv_reader import CsvSource
 from replay.data.fields import to_fields
 from replay.data.parquet_reader import ParquetSource
@@ -73,7 +73,7 @@ def read_market_data(
 
     Examples
     --------
-    >>> from engine.schema import DataConfig
+    >>> from engine.core.data_config import DataConfig
     >>> config = DataConfig(path="data/es_1min_2013-09.csv")
     >>> with RejectLog() as log:
     ...     rows = sum(c.rows for c in read_market_data(Path(config.path), config, log))

@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.errors import ConfigError
-from engine.schema import DataConfig
+from engine.core.data_config import DataConfig
+from engine.core.errors import ConfigError
 
 __all__ = ["TimestampParser", "format_ns"]
 

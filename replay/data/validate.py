@@ -1,7 +1,7 @@
 """Row validation, repair and gap handling for one file, chunk by chunk (data layer).
 
 Rules run in this order for each row, each with the policy set in
-:class:`~engine.schema.ValidationConfig`: ``unparsable``, ``nan``, ``non_positive``,
+:class:`~engine.wiring.schema.ValidationConfig`: ``unparsable``, ``nan``, ``non_positive``,
 ``negative_volume``, ``ohlc`` (bars), then against the previous accepted row ``duplicate``
 (bars only: equal timestamps are legal for ticks), ``out_of_order`` and ``gap`` (bars only). A
 row dropped by a rule is not checked further; a repaired row goes on with its repaired values.
@@ -10,7 +10,7 @@ Per-row rules are vectorised per chunk; the order rules and the fill of missing 
 previous accepted close are one sequential pass (:func:`replay.data.kernels.order_pass_nb`).
 The state carried between chunks is the timestamp and close (tick price) of the last accepted
 row, so output, counts and reported lines do not depend on the chunk size. With policy
-``error`` the earliest offending row in the file raises :class:`~engine.errors.DataError`; the
+``error`` the earliest offending row in the file raises :class:`~engine.core.errors.DataError`; the
 rows before it have been counted and logged.
 
 Repairs: missing prices take the previous accepted close (a row with no accepted row before it
@@ -26,10 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.chunks import BarChunk, TickChunk
-from engine.errors import DataError
-from engine.schema import DataConfig
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.data_config import DataConfig
+from engine.core.errors import DataError
+from engine.core.timeframes import parse_timeframe
 from replay.data import kernels
 from replay.data.fields import Fields
 from replay.data.rejects import RULES, RejectLog, RejectRow

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.backtest_config import MetricsConfig
+from engine.core.backtest_config import MetricsConfig
 from replay.metrics.bootstrap import bootstrap_interval
 from replay.metrics.stats import (
     annual_return,

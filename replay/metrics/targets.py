@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from engine.backtest_config import MetricsConfig, TargetsConfig
+from engine.core.backtest_config import MetricsConfig, TargetsConfig
 from replay.metrics.bootstrap import bootstrap_distribution
 from replay.metrics.stats import (
     compound,

@@ -1,7 +1,7 @@
 """Backtest reports: console summary, JSON summary, trade and equity files, HTML (replay layer).
 
 ``write_report`` writes ``summary.json`` (byte-identical for identical inputs), ``trades.csv``
-and, as :class:`~engine.backtest_config.ReportConfig` asks, ``trades.parquet``,
+and, as :class:`~engine.core.backtest_config.ReportConfig` asks, ``trades.parquet``,
 ``equity.csv``/``equity.parquet`` and a self-contained ``report.html``. ``format_summary``
 returns the plain-text summary for the console.
 """

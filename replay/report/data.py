@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 import msgspec
 import numpy as np
 
-from engine.events import TradeClosed
+from engine.core.events import TradeClosed
 from replay.metrics.types import Metrics, TargetResult
 
 __all__ = ["CostTotals", "EquityCurve", "ReportData", "drawdown_fraction"]

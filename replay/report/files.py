@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.backtest_config import ReportConfig
-from engine.events import TradeClosed
+from engine.core.backtest_config import ReportConfig
+from engine.core.events import TradeClosed
 from replay.report.data import EquityCurve, ReportData, drawdown_fraction
 from replay.report.formatting import exact_float, iso_utc
 from replay.report.html import render_html

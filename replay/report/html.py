@@ -11,7 +11,7 @@ import base64
 import html
 from collections.abc import Iterable, Sequence
 
-from engine.events import TradeClosed
+from engine.core.events import TradeClosed
 from replay.report.data import EquityCurve, ReportData
 from replay.report.formatting import (
     INTRABAR_MEANING,

@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-from engine.events import TradeClosed
+from engine.core.events import TradeClosed
 from replay.report.data import EquityCurve, drawdown_fraction
 
 __all__ = ["drawdown_png", "equity_png", "heatmap_png", "pnl_histogram_png"]

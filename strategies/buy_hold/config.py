@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.config import Config, PositiveInt
+from engine.core.config import Config, PositiveInt
 
 __all__ = ["BuyHoldConfig"]
 

@@ -8,7 +8,7 @@ Sharpe, Sortino and drawdown are those of holding the instrument). Behind
 
 Examples
 --------
->>> from engine.events import Bar
+>>> from engine.core.events import Bar
 >>> s = BuyHold(BuyHoldConfig(timeframe="1h"))
 >>> bar = Bar(ts_event=3_600, ts_init=3_600, instrument="BTCUSD", timeframe="1h", ts_open=0,
 ...           open=1.0, high=1.0, low=1.0, close=1.0, volume=1.0)
@@ -23,8 +23,8 @@ from typing import ClassVar
 
 import msgspec
 
-from engine.events import Bar, Event, OrderIntent
-from engine.strategy import StrategyContext
+from engine.core.events import Bar, Event, OrderIntent
+from engine.core.strategy import StrategyContext
 from strategies.buy_hold.config import BuyHoldConfig
 
 __all__ = ["BuyHold", "BuyHoldConfig"]

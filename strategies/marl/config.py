@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.config import Config
+from engine.core.config import Config
 
 __all__ = ["MarlStrategyConfig"]
 

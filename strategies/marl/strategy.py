@@ -14,7 +14,8 @@ a ``RiskProposal`` (the M-RMS's size and bracket, capped by the hard limits) or 
 
 Approved: a market ``OrderIntent`` of the proposed size with the proposal's stop and target
 distances, tagged ``TYPE_<pattern>``. Refused: a ``TradeRejected`` at stage ``gate2`` naming
-the reasons. (A learned decision-gate network, which DESIGN allows as a further gate-2 check,
+the reasons. (A learned decision-gate network, which docs/design.md allows as a further gate-2
+check,
 is not part of this version.)
 """
 
@@ -26,7 +27,7 @@ from typing import ClassVar
 
 import msgspec
 
-from engine.events import (
+from engine.core.events import (
     ConsensusReached,
     Event,
     OrderIntent,

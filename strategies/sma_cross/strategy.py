@@ -15,9 +15,9 @@ import msgspec
 import numpy as np
 
 from components.indicators.kernels import sma_init_state
-from engine.chunks import BarChunk, IntentChunk
-from engine.events import Bar, Event, OrderIntent
-from engine.strategy import StrategyContext
+from engine.core.chunks import BarChunk, IntentChunk
+from engine.core.events import Bar, Event, OrderIntent
+from engine.core.strategy import StrategyContext
 from strategies.sma_cross import kernels as k
 from strategies.sma_cross.config import SmaCrossConfig
 

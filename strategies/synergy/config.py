@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.config import Config, PositiveFloat, PositiveInt
+from engine.core.config import Config, PositiveFloat, PositiveInt
 
 __all__ = ["SynergyStrategyConfig"]
 

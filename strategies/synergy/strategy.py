@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import msgspec
 
-from engine.events import (
+from engine.core.events import (
     Event,
     OrderIntent,
     OrderRejected,
@@ -52,7 +52,7 @@ class SynergyStrategy:
 
     Examples
     --------
-    >>> from engine.events import SynergySignal
+    >>> from engine.core.events import SynergySignal
     >>> s = SynergySignal(1, 1, "ES", "30m", "mlmi", 1, 120.0, 0.6)
     >>> setup = SynergyDetected(5, 5, "ES", "5m", 1, 1, (s, s, s), 3, 4500.0, 2.5, 0.001, 1.2,
     ...                         None, None, None, None, None, None)

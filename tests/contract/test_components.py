@@ -36,18 +36,18 @@ from components.risk.account import AccountTrackerConfig
 from components.risk.manager import RiskManager, RiskManagerConfig
 from components.risk.model import RiskModel, RiskModelConfig
 from components.synergy import SynergyConfig, SynergyDetector, SynergySignals, build_synergy
-from engine.artifacts import load_artifacts
-from engine.backtest_config import BrokerConfig
-from engine.component import Component
-from engine.events import Bar, Heartbeat, OrderIntent
-from engine.features import build_indicators
-from engine.instruments import BUILTIN_INSTRUMENTS
-from engine.pipeline import build_replay_pipeline
-from engine.registry import weights_bytes
-from engine.schema import load_app_config
+from engine.core.backtest_config import BrokerConfig
+from engine.core.component import Component
+from engine.core.events import Bar, Heartbeat, OrderIntent
+from engine.core.instruments import BUILTIN_INSTRUMENTS
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.features import build_indicators
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.references import load_reference
+from engine.wiring.registry import weights_bytes
+from engine.wiring.schema import load_app_config
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
-from replay.mmd_reference import load_reference
-from replay.rde_data import regime_sources
+from replay.train.rde_data import regime_sources
 from strategies.buy_hold import BuyHold, BuyHoldConfig
 from strategies.sma_cross import SmaCross, SmaCrossConfig
 
@@ -164,7 +164,7 @@ def _btc_risk_inputs(rows=4000):
     """The first ``rows`` BTC hours through the whole pipeline (every indicator, the registered
     RDE, the synergy components, the rule-based strategy and its broker): the events the risk
     manager declares, in delivery order (setups, regime vectors, 1h bars, fills, trades)."""
-    from engine.backtest import build_broker, build_strategy
+    from engine.wiring.build import build_broker, build_strategy
 
     loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml", ["backtest.strategy=synergy"])
     folder = Path(tempfile.mkdtemp(prefix="contract_btc_risk_"))
@@ -259,7 +259,7 @@ def es_synergy_stream(component_type):
                     if type(e) in component_type.inputs]
 
 
-# STYLE: about 4 input types per component. The risk manager declares 5: it owns the account
+# docs/style.md: about 4 input types per component. The risk manager declares 5: it owns the account
 # (bars, fills, closed trades) so that the account it sizes a setup with has taken every fill
 # of the setup's bar, in bus order; an account component publishing its state as an event
 # would bring it back to 3 (noted for the rest of issue 8).

@@ -1,4 +1,4 @@
-"""The Python API (``engine.api``, issue 22): a backtest from a path or a DataFrame, with a
+"""The Python API (``engine.app.api``, issue 22): a backtest from a path or a DataFrame, with a
 strategy named, given as a class or as an instance, writes what ``algospace backtest --out``
 writes, byte for byte in the trade list; the result has the summary, trades and equity as
 DataFrames, an HTML repr and the report; the runnable example in ``examples/`` runs."""
@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine import api
-from engine.errors import ConfigError
+from engine.app import api
+from engine.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
@@ -20,7 +20,7 @@ ROWS = 3000
 
 
 def cli(tmp_path, *args):
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "backtest", "--config",
+    done = subprocess.run([sys.executable, "-m", "engine.app.cli", "backtest", "--config",
                            str(BTC), *args], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr

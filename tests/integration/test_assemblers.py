@@ -21,11 +21,11 @@ from components.assemblers import (
     SlowAssemblerConfig,
 )
 from components.regime.mmd import MMD_FEATURE_NAMES
-from engine.artifacts import load_artifacts
-from engine.events import Bar
-from engine.features import build_indicators, write_features
-from engine.pipeline import build_replay_pipeline
-from engine.schema import load_app_config
+from engine.core.events import Bar
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.features import build_indicators, write_features
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.cli import EXIT_TARGETS_FAILED, main
+from engine.app.cli import EXIT_TARGETS_FAILED, main
 
 ROOT = Path(__file__).resolve().parents[2]
 ES = str(ROOT / "config" / "es_5m_30m.toml")

@@ -11,17 +11,18 @@ import pandas as pd
 import pytest
 
 from components.risk.limits import RiskLimitsConfig
-from engine.artifacts import evaluation_start, load_artifacts
-from engine.backtest import build_upstream, run_backtest
-from engine.backtest_report import backtest_file
-from engine.chunks import BarChunk
-from engine.errors import ConfigError, ModelError
-from engine.pipeline import build_replay_pipeline
-from engine.risk import risk_account
-from engine.schema import load_app_config
-from replay.mrms_data import collect_setups, split_setups
+from engine.core.chunks import BarChunk
+from engine.core.errors import ConfigError, ModelError
+from engine.wiring.artifacts import evaluation_start, load_artifacts
+from engine.wiring.backtest import run_backtest
+from engine.wiring.backtest_report import backtest_file
+from engine.wiring.build import build_upstream
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.risk import risk_account
+from engine.wiring.schema import load_app_config
+from replay.train.mrms_data import collect_setups, split_setups
+from replay.train.train_mrms import evaluate_policy
 from replay.train_config import MrmsTrainConfig
-from replay.train_mrms import evaluate_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "btcusd_1h.toml"

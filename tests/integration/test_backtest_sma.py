@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.backtest import run_backtest
-from engine.chunks import BarChunk
-from engine.events import Bar
-from engine.pipeline import ReplayPipeline, build_replay_pipeline
-from engine.schema import load_app_config
+from engine.core.chunks import BarChunk
+from engine.core.events import Bar
+from engine.wiring.backtest import run_backtest
+from engine.wiring.pipeline import ReplayPipeline, build_replay_pipeline
+from engine.wiring.schema import load_app_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "config" / "es_5m_30m.toml")

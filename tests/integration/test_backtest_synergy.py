@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.indicators.shared_kernels import atr_batch_nb, atr_init_state
-from engine.backtest import build_strategy, run_backtest
-from engine.chunks import BarChunk
-from engine.errors import ConfigError
-from engine.events import SynergyDetected
-from engine.pipeline import build_replay_pipeline
-from engine.schema import load_app_config
+from engine.core.chunks import BarChunk
+from engine.core.errors import ConfigError
+from engine.core.events import SynergyDetected
+from engine.wiring.backtest import run_backtest
+from engine.wiring.build import build_strategy
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "btcusd_1h.toml"
@@ -107,7 +108,7 @@ def test_golden_trades_on_a_real_slice_are_reproduced_exactly():
 
 
 def test_the_command_prints_targets_and_setups_and_trades_by_pattern(tmp_path, capsys):
-    from engine.cli import main
+    from engine.app.cli import main
 
     data = tmp_path / "btc.csv"
     pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv").iloc[:ROWS].to_csv(

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"

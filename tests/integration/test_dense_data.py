@@ -1,4 +1,5 @@
-"""Dense rows for the agents' embedders (replay/dense_data.py, replay/marl_dense.py) on the
+"""Dense rows for the agents' embedders (replay/train/dense_data.py, replay/train/marl_dense.py) on
+the
 bundled BTC data: each row is the matrices and regime vector a setup at that bar finds (off a
 slow-bar close; at one, the setup is decided before the slow bar's row and regime arrive); the
 targets are the next bars' return and range from those bars; the embedders pretrained on the
@@ -11,12 +12,12 @@ import pytest
 import torch
 
 from components.decision.model import MarlModel
-from engine.artifacts import load_artifacts
-from engine.schema import load_app_config
-from replay.dense_data import collect_dense, dense_targets
-from replay.marl_dense import pretrain_encoders
-from replay.marl_run import matrix_configs
-from replay.mrms_data import collect_setups
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.schema import load_app_config
+from replay.train.dense_data import collect_dense, dense_targets
+from replay.train.marl_dense import pretrain_encoders
+from replay.train.marl_run import matrix_configs
+from replay.train.mrms_data import collect_setups
 from replay.train_config import MarlDenseConfig, MarlTrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]

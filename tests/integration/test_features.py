@@ -10,9 +10,9 @@ import talib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main
-from engine.features import feature_columns, write_features
-from engine.schema import load_app_config
+from engine.app.cli import main
+from engine.wiring.features import feature_columns, write_features
+from engine.wiring.schema import load_app_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ES = ROOT / "config" / "es_5m_30m.toml"
@@ -98,8 +98,8 @@ def test_mmd_features_sit_on_slow_rows_and_equal_the_kernel_over_the_slow_bars(t
     import json
 
     from components.regime.mmd import MMD_FEATURE_NAMES, Mmd, MmdConfig
-    from engine.artifacts import load_artifacts
-    from engine.chunks import BarChunk
+    from engine.core.chunks import BarChunk
+    from engine.wiring.artifacts import load_artifacts
 
     out = tmp_path / "run"
     assert main(["features", "--config", str(BTC), "--out", str(out)]) == 0
@@ -133,10 +133,10 @@ def test_mmd_features_sit_on_slow_rows_and_equal_the_kernel_over_the_slow_bars(t
 def test_an_mmd_reference_of_another_timeframe_or_a_missing_one_is_refused(tmp_path):
     import msgspec
 
-    from engine.artifacts import load_artifacts
-    from engine.errors import ConfigError, EngineError, ModelError
-    from engine.features import build_indicators
-    from engine.schema import LoadedConfig
+    from engine.core.errors import ConfigError, EngineError, ModelError
+    from engine.wiring.artifacts import load_artifacts
+    from engine.wiring.features import build_indicators
+    from engine.wiring.schema import LoadedConfig
 
     loaded = load_app_config(BTC, ["timeframes.slow=8h"])
     with pytest.raises(ModelError, match=r"regime.model: rde/btcusd_1h/[0-9a-f]{12} was "

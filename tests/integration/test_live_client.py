@@ -2,7 +2,7 @@
 processes on loopback (``algospace live`` + ``algospace feed`` on the first BTC hours, the
 rule-based synergy strategy): it prints exactly the signals the daemon published, which are the
 backtest's orders, numbered 1..n, with UTC times; it imports nothing but the standard library,
-pyzmq and msgspec; its Structs are byte-compatible with ``engine.events``; gaps, duplicates and
+pyzmq and msgspec; its Structs are byte-compatible with ``engine.core.events``; gaps, duplicates and
 malformed messages are reported, never fatal; Ctrl-C is one line; ``status`` is strict JSON with
 UTC times beside the nanosecond ones."""
 
@@ -24,13 +24,13 @@ import pandas as pd
 import pytest
 import zmq
 
-from engine.backtest import run_backtest
-from engine.events import Bar, Heartbeat, OrderIntent, Signal
-from engine.live import LiveDaemon, LiveSettings
-from engine.pipeline import build_replay_pipeline
-from engine.schema import load_app_config
-from engine.session import TradingSession
-from engine.wire import decode_message, encode_message
+from engine.core.events import Bar, Heartbeat, OrderIntent, Signal
+from engine.live.live import LiveDaemon, LiveSettings
+from engine.live.wire import decode_message, encode_message
+from engine.wiring.backtest import run_backtest
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
+from engine.wiring.session import TradingSession
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "live_client.py"
@@ -114,7 +114,7 @@ class Daemon:
     def __init__(self, journal):
         self.feed, self.publish, self.control = port(), port(), port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "live", "--config", str(BTC), "--strategy",
+            [sys.executable, "-m", "engine.app.cli", "live", "--config", str(BTC), "--strategy",
              "synergy", "--feed", self.feed, "--publish", self.publish, "--control",
              self.control, "--journal", str(journal), "--heartbeat", "0.2"],
             cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -157,7 +157,7 @@ def test_the_client_prints_the_signals_the_daemon_publishes(data, tmp_path):
         first_json = wait_for_output(js_out, js)
         time.sleep(0.3)  # the subscriptions reach the daemon
         fed = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "feed", "--config", str(BTC), "--data",
+            [sys.executable, "-m", "engine.app.cli", "feed", "--config", str(BTC), "--data",
              str(csv), "--publish", daemon.feed, "--wait", "60"],
             cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert fed.returncode == 0, fed.stderr

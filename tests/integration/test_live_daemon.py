@@ -20,13 +20,13 @@ import pandas as pd
 import pytest
 import zmq
 
-from engine.backtest import run_backtest
-from engine.events import OrderIntent, Signal
-from engine.journal import INPUT, OUTPUT, read_journal
-from engine.live_state import read_snapshot
-from engine.pipeline import build_replay_pipeline
-from engine.schema import load_app_config
-from engine.wire import decode_message
+from engine.core.events import OrderIntent, Signal
+from engine.live.journal import INPUT, OUTPUT, read_journal
+from engine.live.live_state import read_snapshot
+from engine.live.wire import decode_message
+from engine.wiring.backtest import run_backtest
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
@@ -61,7 +61,7 @@ class Daemon:
     def __init__(self, journal, extra=()):
         self.feed, self.publish, self.control = port(), port(), port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "live", "--config", str(BTC), "--strategy",
+            [sys.executable, "-m", "engine.app.cli", "live", "--config", str(BTC), "--strategy",
              "synergy", "--feed", self.feed, "--publish", self.publish, "--control",
              self.control, "--journal", str(journal), "--heartbeat", "0.2", *extra],
             cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -108,7 +108,7 @@ def drain(sock, seconds=1.0):
 
 def feed(csv, address, extra=()):
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "feed", "--config", str(BTC), "--data", str(csv),
+        [sys.executable, "-m", "engine.app.cli", "feed", "--config", str(BTC), "--data", str(csv),
          "--publish", address, "--wait", "60", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
 
@@ -210,8 +210,8 @@ def test_faults_on_the_feed_are_counted_and_the_valid_stream_decides_the_same(da
     version, duplicate and late bars into the valid stream."""
     import msgspec
 
-    from engine.feed import chunk_events
-    from engine.wire import encode_message
+    from engine.live.feed import chunk_events
+    from engine.live.wire import encode_message
 
     base, intents = data
     loaded = load_app_config(BTC, ["backtest.strategy=synergy"])

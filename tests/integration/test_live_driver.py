@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.backtest import run_backtest
-from engine.chunks import TickChunk
-from engine.events import Bar, Tick
-from engine.live_driver import DECISIONS, LiveDriver
-from engine.live_state import restore_session, session_state
-from engine.pipeline import build_replay_pipeline
-from engine.schema import load_app_config
-from engine.session import TradingSession
+from engine.core.chunks import TickChunk
+from engine.core.events import Bar, Tick
+from engine.live.live_driver import DECISIONS, LiveDriver
+from engine.live.live_state import restore_session, session_state
+from engine.wiring.backtest import run_backtest
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
+from engine.wiring.session import TradingSession
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 3000
@@ -158,7 +158,7 @@ def test_the_learned_marl_stack_live_decides_as_the_backtest():
     """The committed RDE, M-RMS and MARL models behind both gates (gate 1 made lenient so
     that setups reach gate 2): one by one, then restored from a snapshot into a fresh session
     and fed in batches, the live driver makes the backtest's decisions."""
-    from engine.artifacts import load_artifacts
+    from engine.wiring.artifacts import load_artifacts
 
     loaded = load_app_config(ROOT / "config" / "btcusd_1h.toml", [
         "backtest.strategy=marl", "marl.gate.min_agree=1", "marl.gate.threshold=0.0",

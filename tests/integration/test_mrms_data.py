@@ -9,13 +9,13 @@ import pytest
 
 from components.risk.setup_features import SETUP_FEATURES
 from components.synergy import build_synergy
-from engine.artifacts import load_artifacts
-from engine.events import RegimeVector, SynergyDetected
-from engine.features import build_indicators
-from engine.pipeline import build_replay_pipeline
-from engine.registry import SplitBounds
-from engine.schema import load_app_config
-from replay.mrms_data import collect_setups, split_setups
+from engine.core.events import RegimeVector, SynergyDetected
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.features import build_indicators
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.registry import SplitBounds
+from engine.wiring.schema import load_app_config
+from replay.train.mrms_data import collect_setups, split_setups
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

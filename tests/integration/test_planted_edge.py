@@ -1,4 +1,4 @@
-"""The learned stack finds a planted edge out of sample (replay/planted.py: real setups, the
+"""The learned stack finds a planted edge out of sample (replay/train/planted.py: real setups, the
 two bars after each rewritten so pattern 3 setups win and the others lose; a fixture, never
 market data). Trained as ``train all`` trains them (M-RMS, then the MARL core with its
 pretraining, MAPPO, selection and calibration on validation), at the bundled sample size,
@@ -13,17 +13,17 @@ import pytest
 from components.decision.gate import Gate1Config
 from components.risk.model_config import RiskModelConfig
 from components.risk.setup_features import SETUP_FEATURES
-from engine.artifacts import load_artifacts
-from engine.schema import load_app_config
-from replay.marl_run import matrix_configs
-from replay.marl_select import gate_verdicts
-from replay.mrms_data import collect_setups
-from replay.outcomes import FIXED_BRACKET, one_contract
-from replay.planted import plant_edge
-from replay.ranking import auc
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.schema import load_app_config
+from replay.train.marl_run import matrix_configs
+from replay.train.marl_select import gate_verdicts
+from replay.train.mrms_data import collect_setups
+from replay.train.outcomes import FIXED_BRACKET, one_contract
+from replay.train.planted import plant_edge
+from replay.train.ranking import auc
+from replay.train.train_marl import train_marl
+from replay.train.train_mrms import train_mrms
 from replay.train_config import EnvConfig, MarlCvConfig, MarlTrainConfig, MrmsTrainConfig
-from replay.train_marl import train_marl
-from replay.train_mrms import train_mrms
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from components.regime.detector import encode_window
-from engine.artifacts import load_artifacts
-from engine.features import write_features
-from engine.schema import load_app_config
-from replay.rde_data import collect_regime_rows, split_windows
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.features import write_features
+from engine.wiring.schema import load_app_config
+from replay.train.rde_data import collect_regime_rows, split_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

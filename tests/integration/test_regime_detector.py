@@ -13,13 +13,13 @@ import torch
 from components.assemblers import RegimeAssemblerConfig
 from components.regime.detector import RegimeDetector, RegimeDetectorConfig, encode_window
 from components.regime.model import RegimeModel, RegimeModelConfig
-from engine.artifacts import load_artifacts
-from engine.events import Bar, LvnLevels, MmdFeatures, RegimeVector
-from engine.features import build_indicators
-from engine.pipeline import build_replay_pipeline
-from engine.registry import weights_bytes
-from engine.schema import load_app_config
-from replay.rde_data import collect_regime_rows, regime_sources
+from engine.core.events import Bar, LvnLevels, MmdFeatures, RegimeVector
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.features import build_indicators
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.registry import weights_bytes
+from engine.wiring.schema import load_app_config
+from replay.train.rde_data import collect_regime_rows, regime_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.bars import BarAggregator, BarAggregatorConfig
-from engine.bus import Bus
-from engine.chunks import BarChunk, TickChunk
-from engine.clock import TestClock
-from engine.events import Bar, Tick
-from engine.recorder import EventRecorder
-from engine.replay_driver import ReplayDriver
+from engine.core.bus import Bus
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.clock import TestClock
+from engine.core.events import Bar, Tick
+from engine.wiring.recorder import EventRecorder
+from engine.wiring.replay_driver import ReplayDriver
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60 * 10**9

@@ -12,17 +12,17 @@ import msgspec
 import pandas as pd
 import pytest
 
-from engine.cli import main
-from engine.config import config_id
-from engine.errors import JournalError
-from engine.feed import chunk_events
-from engine.journal import INPUT, OUTPUT, JournalWriter, read_journal
-from engine.live import SignalMaker
-from engine.live_driver import LiveDriver
-from engine.pipeline import build_replay_pipeline
-from engine.replay_journal import EXIT_DIVERGED, replay_journal
-from engine.schema import load_app_config
-from engine.session import TradingSession
+from engine.app.cli import main
+from engine.core.config import config_id
+from engine.core.errors import JournalError
+from engine.live.feed import chunk_events
+from engine.live.journal import INPUT, OUTPUT, JournalWriter, read_journal
+from engine.live.live import SignalMaker
+from engine.live.live_driver import LiveDriver
+from engine.live.replay_journal import EXIT_DIVERGED, replay_journal
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
+from engine.wiring.session import TradingSession
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

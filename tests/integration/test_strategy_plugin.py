@@ -16,16 +16,17 @@ import pandas as pd
 import pytest
 import zmq
 
-from engine.artifacts import load_artifacts
-from engine.backtest import build_strategy, learned, plan, run_backtest, uses_models
-from engine.backtest_report import backtest_file
-from engine.errors import ConfigError
-from engine.events import Bar, OrderIntent, RegimeVector, SynergyDetected
-from engine.pipeline import build_replay_pipeline
-from engine.plugins import resolve_strategy, selected
-from engine.schema import load_app_config
-from engine.wire import decode_message
-from engine.wiring import plan_upstream
+from engine.core.errors import ConfigError
+from engine.core.events import Bar, OrderIntent, RegimeVector, SynergyDetected
+from engine.live.wire import decode_message
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.backtest import run_backtest
+from engine.wiring.backtest_report import backtest_file
+from engine.wiring.build import build_strategy, learned, plan, uses_models
+from engine.wiring.graph import plan_upstream
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.plugins import resolve_strategy, selected
+from engine.wiring.schema import load_app_config
 from strategies import BUILTIN_STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +130,7 @@ def test_a_user_plugin_decides_the_same_from_the_cli_the_api_and_live(outside, t
     data = outside / "cut.csv"
     # 1. the command line, run from the user's directory (outside the repository)
     cli = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "backtest", "--config", str(BTC), "--strategy",
+        [sys.executable, "-m", "engine.app.cli", "backtest", "--config", str(BTC), "--strategy",
          "my_strategy.py:RegimeFilter", "--data", str(data), "--out", str(tmp_path / "cli")],
         cwd=outside, capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr
@@ -177,7 +178,7 @@ def _ask(address, request, timeout_s=60.0):
 def _live_signals(outside, data, rows, tmp_path):
     feed, publish, control = _port(), _port(), _port()
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "live", "--config", str(BTC), "--strategy",
+        [sys.executable, "-m", "engine.app.cli", "live", "--config", str(BTC), "--strategy",
          "my_strategy.py:RegimeFilter", "--feed", feed, "--publish", publish, "--control",
          control, "--journal", str(tmp_path / "journal.bin")],
         cwd=outside, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -189,7 +190,7 @@ def _live_signals(outside, data, rows, tmp_path):
         _ask(control, "status", 120.0)  # up, models loaded
         time.sleep(0.3)  # the subscription reaches the daemon
         fed = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "feed", "--config", str(BTC), "--data",
+            [sys.executable, "-m", "engine.app.cli", "feed", "--config", str(BTC), "--data",
              str(data), "--publish", feed, "--wait", "60"],
             cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert fed.returncode == 0, fed.stderr

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from engine.cli import main
-from engine.sweep import SweepRow, significance
+from engine.app.cli import main
+from engine.research.sweep import SweepRow, significance
 from replay.metrics import deflated_sharpe_ratio
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,10 +128,10 @@ def test_dsr_reproduces_the_papers_worked_example():
 def test_a_learned_sweep_loads_its_models_once(monkeypatch):
     """Trials that differ in the gate's threshold share the registered models: loaded and
     checked once, shipped once, named in every trial's task."""
-    import engine.sweep as sweep
-    from engine.dataset import Dataset
-    from engine.schema import load_app_config
-    from replay.search import grid_trials, parse_space
+    import engine.research.sweep as sweep
+    from engine.research.search import grid_trials, parse_space
+    from engine.wiring.dataset import Dataset
+    from engine.wiring.schema import load_app_config
 
     loads = []
     real = sweep.load_artifacts

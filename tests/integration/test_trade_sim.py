@@ -6,11 +6,11 @@ from pathlib import Path
 
 import msgspec
 
-from engine.backtest import build_broker, build_strategy, build_upstream
-from engine.events import Bar, Event, OrderIntent
-from engine.pipeline import ReplayPipeline, build_replay_pipeline
-from engine.schema import load_app_config
-from replay.trade_sim import simulate_trade
+from engine.core.events import Bar, Event, OrderIntent
+from engine.wiring.build import build_broker, build_strategy, build_upstream
+from engine.wiring.pipeline import ReplayPipeline, build_replay_pipeline
+from engine.wiring.schema import load_app_config
+from replay.train.trade_sim import simulate_trade
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "btcusd_1h.toml"

@@ -12,18 +12,18 @@ import msgspec
 import numpy as np
 import pytest
 
-from engine.artifacts import evaluation_start, load_artifacts
-from engine.backtest import run_backtest
-from engine.backtest_report import backtest_file
-from engine.chunks import BarChunk
-from engine.cli import main
-from engine.events import ConsensusReached, OrderIntent, RiskProposal, TradeRejected
-from engine.pipeline import build_replay_pipeline
-from engine.registry import load_model
-from engine.schema import load_app_config
-from replay.marl_run import matrix_configs, resolve_marl_config, training_account
-from replay.mrms_data import collect_setups, split_setups
-from replay.train_marl import evaluate_gate
+from engine.app.cli import main
+from engine.core.chunks import BarChunk
+from engine.core.events import ConsensusReached, OrderIntent, RiskProposal, TradeRejected
+from engine.wiring.artifacts import evaluation_start, load_artifacts
+from engine.wiring.backtest import run_backtest
+from engine.wiring.backtest_report import backtest_file
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.registry import load_model
+from engine.wiring.schema import load_app_config
+from replay.train.marl_run import matrix_configs, resolve_marl_config, training_account
+from replay.train.mrms_data import collect_setups, split_setups
+from replay.train.train_marl import evaluate_gate
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

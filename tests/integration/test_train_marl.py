@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.artifacts import load_artifacts
-from engine.errors import ModelError
-from engine.schema import load_app_config
-from replay.marl_run import run_train_marl
+from engine.core.errors import ModelError
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.schema import load_app_config
+from replay.train.marl_run import run_train_marl
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

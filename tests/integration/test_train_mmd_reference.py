@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from replay.mmd_reference import load_reference
+from engine.app.cli import main
+from engine.wiring.references import load_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"

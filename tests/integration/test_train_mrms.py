@@ -12,17 +12,17 @@ import torch
 from components.risk.limits import AccountState, RiskLimitsConfig, apply_limits
 from components.risk.model_config import RiskModelConfig
 from components.risk.state import cost_per_contract
-from engine.artifacts import load_artifacts
-from engine.backtest import run_backtest
-from engine.pipeline import build_replay_pipeline
-from engine.registry import SplitBounds, load_model
-from engine.schema import load_app_config
-from replay.mrms_data import collect_setups, split_setups
-from replay.mrms_env import Proposal, run_episode
-from replay.mrms_run import BASELINE, compare
-from replay.outcomes import FIXED_BRACKET, one_contract
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.backtest import run_backtest
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.registry import SplitBounds, load_model
+from engine.wiring.schema import load_app_config
+from replay.train.mrms_data import collect_setups, split_setups
+from replay.train.mrms_env import Proposal, run_episode
+from replay.train.mrms_run import BASELINE, compare
+from replay.train.outcomes import FIXED_BRACKET, one_contract
+from replay.train.train_mrms import train_mrms
 from replay.train_config import EnvConfig, MrmsTrainConfig
-from replay.train_mrms import train_mrms
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
@@ -139,7 +139,7 @@ def test_same_seed_same_weights_and_resume_equals_uninterrupted(setups, tmp_path
 
 def test_mrms_kind_registers_and_verifies(tmp_path):
     from components.risk.model import RiskModel
-    from engine.registry import DataRef, save_model
+    from engine.wiring.registry import DataRef, save_model
 
     torch.manual_seed(0)
     net = RiskModel(RiskModelConfig(hidden=16))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.registry import load_model
+from engine.app.cli import main
+from engine.wiring.registry import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
@@ -66,7 +66,7 @@ def test_trains_registers_verifies_and_the_learned_backtest_runs_it(uninterrupte
 def test_a_stopped_run_resumes_to_the_uninterrupted_weights(uninterrupted, tmp_path):
     out, models = tmp_path / "run", tmp_path / "models"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", *args(out, models)],
+    process = subprocess.Popen([sys.executable, "-m", "engine.app.cli", *args(out, models)],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None

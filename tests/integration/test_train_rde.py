@@ -13,11 +13,11 @@ import torch
 
 from components.assemblers import RegimeAssemblerConfig
 from components.regime.model import RegimeModelConfig
-from engine.artifacts import load_artifacts
-from engine.schema import load_app_config
-from replay.rde_data import collect_regime_rows, split_windows
-from replay.rde_run import collapsed
-from replay.train_rde import RdeTrainConfig, effective_stride, evaluate, train_rde
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.schema import load_app_config
+from replay.train.rde_data import collect_regime_rows, split_windows
+from replay.train.rde_run import collapsed
+from replay.train.train_rde import RdeTrainConfig, effective_stride, evaluate, train_rde
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.cli import main
-from engine.registry import load_model
+from engine.app.cli import main
+from engine.wiring.registry import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
@@ -77,7 +77,7 @@ def test_a_stopped_or_killed_run_resumes_to_the_uninterrupted_weights(data, unin
     Either way --resume registers exactly the uninterrupted run's weights."""
     out, models = tmp_path / "run", tmp_path / "models"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", *args(data, out, models)],
+    process = subprocess.Popen([sys.executable, "-m", "engine.app.cli", *args(data, out, models)],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None

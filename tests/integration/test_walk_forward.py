@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.app.cli import main
+from engine.research.folds import make_folds
 from replay.data.timestamps import format_ns
-from replay.folds import make_folds
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("train_all_tests",

@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.bars import AggregatedBars, BarAggregator, BarAggregatorConfig
-from engine.chunks import BarChunk, TickChunk
-from engine.events import Bar, Tick
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.events import Bar, Tick
+from engine.core.timeframes import parse_timeframe
 
 MINUTE = 60 * 10**9
 SECOND = 10**9

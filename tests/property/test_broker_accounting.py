@@ -17,10 +17,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pytest import approx
 
-from engine.backtest_config import BrokerConfig, CostsConfig
-from engine.chunks import BarChunk, IntentChunk
-from engine.events import Bar, Fill, OrderIntent, OrderRejected, TradeClosed
-from engine.instruments import BUILTIN_INSTRUMENTS
+from engine.core.backtest_config import BrokerConfig, CostsConfig
+from engine.core.chunks import BarChunk, IntentChunk
+from engine.core.events import Bar, Fill, OrderIntent, OrderRejected, TradeClosed
+from engine.core.instruments import BUILTIN_INSTRUMENTS
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 
 ES = BUILTIN_INSTRUMENTS["ES"]

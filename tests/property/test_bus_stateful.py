@@ -4,9 +4,9 @@ in time, every derived event follows its cause, and nothing is lost or duplicate
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.bus import Bus
-from engine.errors import OrderingError
-from engine.events import Bar, Heartbeat, Tick
+from engine.core.bus import Bus
+from engine.core.errors import OrderingError
+from engine.core.events import Bar, Heartbeat, Tick
 
 
 class Echo:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.events import (
+from engine.core.events import (
     EVENT_TYPES,
     AnyEvent,
     Bar,
@@ -37,7 +37,7 @@ from engine.events import (
     decode_many,
     encode,
 )
-from engine.recorder import EventRecorder, read_event_log
+from engine.wiring.recorder import EventRecorder, read_event_log
 
 ns = st.integers(min_value=0, max_value=2**63 - 1)
 price = st.floats(allow_nan=False, allow_infinity=False, width=64)

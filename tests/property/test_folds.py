@@ -7,9 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine.chunks import BarChunk, TickChunk
-from engine.dataset import Dataset, row_times
-from replay.folds import make_folds, parse_duration
+from engine.core.chunks import BarChunk, TickChunk
+from engine.research.folds import make_folds, parse_duration
+from engine.wiring.dataset import Dataset, row_times
 
 HOUR = 3_600 * 10**9
 DAY = 24 * HOUR

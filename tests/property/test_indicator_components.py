@@ -16,8 +16,8 @@ from components.indicators.lvn import Lvn, LvnConfig
 from components.indicators.mlmi import Mlmi, MlmiConfig
 from components.indicators.nwrqk import Nwrqk, NwrqkConfig
 from components.indicators.scalar import ScalarIndicator, ScalarIndicatorConfig
-from engine.chunks import BarChunk
-from engine.events import Bar
+from engine.core.chunks import BarChunk
+from engine.core.events import Bar
 
 KINDS = ("sma", "wma", "ema", "rsi", "atr", "std")
 HALF_HOUR = 1_800_000_000_000

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import JournalError
-from engine.journal import HEADER, INPUT, OUTPUT, JournalWriter, read_journal, scan_journal
+from engine.core.errors import JournalError
+from engine.live.journal import HEADER, INPUT, OUTPUT, JournalWriter, read_journal, scan_journal
 
 _spec = importlib.util.spec_from_file_location(
     "event_roundtrip", Path(__file__).resolve().parent / "test_event_roundtrip.py")

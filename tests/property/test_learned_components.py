@@ -64,7 +64,7 @@ def test_marl_decider_snapshot_at_any_cut(fraction):
 
 
 def test_marl_decider_answers_every_setup_and_ignores_later_bars():
-    from engine.events import ConsensusReached, SynergyDetected, TradeRejected
+    from engine.core.events import ConsensusReached, SynergyDetected, TradeRejected
 
     events = contract._btc_marl_inputs(4000)
     full = run(contract.marl_decider_btc(), events)

@@ -19,7 +19,7 @@ from components.risk import (
     apply_limits,
     session_day_of,
 )
-from engine.events import Bar, TradeClosed
+from engine.core.events import Bar, TradeClosed
 
 limits_st = st.builds(
     RiskLimitsConfig,

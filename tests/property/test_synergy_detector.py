@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from components.synergy import SynergyConfig, SynergyDetector, build_synergy
-from engine.artifacts import load_artifacts
-from engine.events import (
+from engine.core.events import (
     PATTERN_NAMES,
     Bar,
     IndicatorValue,
@@ -21,9 +20,10 @@ from engine.events import (
     SynergyDetected,
     SynergySignal,
 )
-from engine.features import build_indicators
-from engine.pipeline import build_replay_pipeline
-from engine.schema import load_app_config
+from engine.wiring.artifacts import load_artifacts
+from engine.wiring.features import build_indicators
+from engine.wiring.pipeline import build_replay_pipeline
+from engine.wiring.schema import load_app_config
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("mlmi", "nwrqk", "fvg")
@@ -31,7 +31,8 @@ PATTERN_OF = {name: number for number, name in PATTERN_NAMES.items()}
 
 
 class Model:
-    """The rules of spec 2.6 as adopted in docs/synergy.md, written out plainly: returns the
+    """The rules of docs/reference/algospace_spec.md 2.6 as adopted in docs/synergy.md, written out
+    plainly: returns the
     pattern number a signal completes, or ``None``."""
 
     def __init__(self, window, cooldown):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.wire import WireError, decode_message, encode_message, topic_for
+from engine.live.wire import WireError, decode_message, encode_message, topic_for
 
 _spec = importlib.util.spec_from_file_location(
     "event_roundtrip", Path(__file__).resolve().parent / "test_event_roundtrip.py")

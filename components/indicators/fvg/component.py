@@ -1,6 +1,6 @@
 """FVG (fair value gaps) as a component (component layer).
 
-On each closed bar of its timeframe (the fast bars by default, DESIGN section 4) returns an
+On each closed bar of its timeframe (the fast bars by default, docs/design.md section 4) returns an
 ``FvgState`` with every output of :mod:`components.indicators.fvg.kernels`, and one
 ``FvgMitigated`` per side whose active gaps price traded back into at this bar. ``on_chunk`` runs
 the batch kernel over a chunk of bars.
@@ -21,17 +21,17 @@ from components.indicators.fvg.kernels import (
     fvg_step_nb,
 )
 from components.indicators.inputs import pack_state, unpack_state
-from engine.chunks import BarChunk
-from engine.config import Config, PositiveFloat, PositiveInt, Probability
-from engine.events import Bar, Event, FvgMitigated, FvgState
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk
+from engine.core.config import Config, PositiveFloat, PositiveInt, Probability
+from engine.core.events import Bar, Event, FvgMitigated, FvgState
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["Fvg", "FvgConfig"]
 
 
 
 class FvgConfig(Config, frozen=True):
-    """DESIGN section 4: body filter 1.5x the mean body of the prior 10 bars, gaps tracked
+    """docs/design.md section 4: body filter 1.5x the mean body of the prior 10 bars, gaps tracked
     50 bars; ``fill_fraction`` 0 mitigates on touching the near edge, 1 on filling the gap."""
 
     timeframe: str = "fast"

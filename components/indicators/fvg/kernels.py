@@ -1,24 +1,26 @@
 """Numba kernels of fair value gaps, FVG (kernel layer).
 
-DESIGN section 4 (which decides over spec 2.4.4), on fast OHLC bars. At bar ``i``:
+docs/design.md section 4 (which decides over docs/reference/algospace_spec.md 2.4.4), on fast OHLC
+bars. At bar ``i``:
 
 - **Body filter.** The middle bar's body ``|close[i-1] - open[i-1]|`` must exceed (strictly)
   ``body_multiplier`` times the mean body of the ``body_lookback`` bars *before the middle
-  bar*, bars ``i-1-body_lookback .. i-2`` (spec 2.4.4 b; the mean is
+  bar*, bars ``i-1-body_lookback .. i-2`` (docs/reference/algospace_spec.md 2.4.4 b; the mean is
   :func:`~components.indicators.kernels.sma_step_nb` over the bodies). The mean is not floored:
   the reference's floor of 0.001 points is a price-scale constant (spec section 7), and the
   strict inequality already refuses a zero body (after ten doji any real body qualifies).
 - **Bullish gap** if ``low[i] > high[i-2]``: zone ``bottom = high[i-2]``, ``top = low[i]``.
   **Bearish gap** if ``high[i] < low[i-2]``: zone ``bottom = high[i]``, ``top = low[i-2]``.
   The two exclude each other, so a bar creates at most one gap. The PRD's extra rules
-  (``close[i-1]`` beyond the far edge, gap > 0.1 % of price) are not part of DESIGN.
+  (``close[i-1]`` beyond the far edge, gap > 0.1 % of price) are not part of docs/design.md.
 - **Age** of a gap at bar ``t`` is ``t - i`` (0 on the bar that creates it). A gap is active
   while its age is at most ``max_age``; at age ``max_age + 1`` it expires (spec: "drop > 50
   bars old").
 - **Mitigation.** A later bar mitigates a bullish gap when its low trades down to the level
   ``(1 - fill_fraction) * top + fill_fraction * bottom``, a bearish gap when its high trades up
   to ``(1 - fill_fraction) * bottom + fill_fraction * top`` (inclusive). ``fill_fraction = 0``
-  means touching the near edge ("price trades back into a gap", DESIGN); ``1`` means filling to
+  means touching the near edge ("price trades back into a gap", docs/design.md); ``1`` means
+  filling to
   the far edge (the PRD's "returns to its lower boundary"). It is reported on the first bar that
   does it, never on the creating bar, and the gap stops being active. Expiry is applied before
   mitigation: a gap can be mitigated at ages ``1 .. max_age``.
@@ -34,7 +36,7 @@ this bar's close by ``|close - edge|``. Ties go to the younger gap (ages are uni
 bar at most), then, for the two edges of one gap (close exactly in the middle), to the edge a
 returning price meets first (bullish: top, bearish: bottom).
 
-Parameters (DESIGN defaults): ``body_multiplier`` 1.5, ``body_lookback`` 10, ``max_age`` 50,
+Parameters (docs/design.md defaults): ``body_multiplier`` 1.5, ``body_lookback`` 10, ``max_age`` 50,
 ``capacity`` 64, ``fill_fraction`` 0.0. Inputs are assumed finite with ``low <= high``
 (validated at the edges).
 

@@ -15,16 +15,16 @@ import numpy.typing as npt
 
 from components.indicators.inputs import pack_state, unpack_state
 from components.indicators.lvn.kernels import LVN_N_OUT, lvn_batch_nb, lvn_init_state, lvn_step_nb
-from engine.chunks import BarChunk
-from engine.config import Config, PositiveFloat, PositiveInt, Probability
-from engine.events import Bar, Event, LvnLevels
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk
+from engine.core.config import Config, PositiveFloat, PositiveInt, Probability
+from engine.core.events import Bar, Event, LvnLevels
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["Lvn", "LvnConfig"]
 
 
 class LvnConfig(Config, frozen=True):
-    """DESIGN section 4: 20-bar profile at tick-size bins, nodes below 30% of the POC.
+    """docs/design.md section 4: 20-bar profile at tick-size bins, nodes below 30% of the POC.
 
     ``tick_size = None`` takes the instrument's tick (the wiring fills it in).
     """

@@ -1,6 +1,7 @@
 """Numba kernels of low-volume nodes (LVN) of a rolling volume profile (kernel layer).
 
-DESIGN section 4 / spec 2.4.5 (b), on the real slow bars (not Heiken Ashi: the profile needs
+docs/design.md section 4 / docs/reference/algospace_spec.md 2.4.5 (b), on the real slow bars (not
+Heiken Ashi: the profile needs
 real prices and volume), with a strength taken from the profile alone: no touch counts and no
 recency (the original's recency used ``datetime.now()``, spec section 7 item 10), so the outputs
 depend only on the bars, and any future decay would count bars.

@@ -1,7 +1,8 @@
 """MLMI (kNN momentum) as a component (component layer).
 
 Reads one price per closed bar of its timeframe — the Heiken Ashi close by default, as in the
-original system (spec 2.4), or the bar's own close — and returns an ``MlmiValue`` with every
+original system (docs/reference/algospace_spec.md 2.4), or the bar's own close — and returns an
+``MlmiValue`` with every
 output of :mod:`components.indicators.mlmi.kernels` once the features are defined. The kNN
 memory holds only crossovers up to the current bar. ``on_chunk`` is the batch form.
 """
@@ -17,15 +18,15 @@ import numpy.typing as npt
 
 from components.indicators.inputs import pack_state, price_bar, source_type, unpack_state
 from components.indicators.mlmi.kernels import mlmi_batch_nb, mlmi_init_state, mlmi_step_nb
-from engine.config import Config, PositiveInt
-from engine.events import Bar, Event, HeikenAshiBar, MlmiValue
-from engine.timeframes import parse_timeframe
+from engine.core.config import Config, PositiveInt
+from engine.core.events import Bar, Event, HeikenAshiBar, MlmiValue
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["Mlmi", "MlmiConfig"]
 
 
 class MlmiConfig(Config, frozen=True):
-    """DESIGN section 4: WMA 5/20 crossovers, features WMA20(RSI20) and WMA20(RSI5), k = 200
+    """docs/design.md section 4: WMA 5/20 crossovers, features WMA20(RSI20) and WMA20(RSI5), k = 200
     nearest of at most 10,000 stored points (oldest evicted)."""
 
     timeframe: str = "slow"

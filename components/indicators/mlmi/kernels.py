@@ -1,6 +1,7 @@
 """Numba kernels of MLMI, the kNN momentum index (kernel layer).
 
-DESIGN section 4, after the reference implementation of spec section 2.4.2 (b), made causal
+docs/design.md section 4, after the reference implementation of docs/reference/algospace_spec.md
+2.4.2 (b), made causal
 (spec section 7, defect 7). On one close per slow bar:
 
 - ``ma_fast = WMA(close, 5)``, ``ma_slow = WMA(close, 20)``; ``x1 = WMA(RSI(close, 20), 20)``,

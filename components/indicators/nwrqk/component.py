@@ -1,7 +1,8 @@
 """NW-RQK as a component (component layer).
 
 Reads one price per closed bar of its timeframe — the Heiken Ashi close by default, as the
-original system did (spec 2.4), or the bar's own close — and returns an ``NwrqkValue`` with
+original system did (docs/reference/algospace_spec.md 2.4), or the bar's own close — and returns an
+``NwrqkValue`` with
 every output of :mod:`components.indicators.nwrqk.kernels` once the slope is defined.
 ``on_chunk`` runs the batch kernel over a chunk of closes.
 """
@@ -16,15 +17,15 @@ import numpy.typing as npt
 
 from components.indicators.inputs import pack_state, price_bar, source_type, unpack_state
 from components.indicators.nwrqk.kernels import nwrqk_batch_nb, nwrqk_init_state, nwrqk_step_nb
-from engine.config import Config, NonNegativeInt, PositiveFloat, PositiveInt
-from engine.events import Bar, Event, HeikenAshiBar, NwrqkValue
-from engine.timeframes import parse_timeframe
+from engine.core.config import Config, NonNegativeInt, PositiveFloat, PositiveInt
+from engine.core.events import Bar, Event, HeikenAshiBar, NwrqkValue
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["Nwrqk", "NwrqkConfig"]
 
 
 class NwrqkConfig(Config, frozen=True):
-    """Parameters of DESIGN section 4 (h 8, r 8, x0 25, lag 2, window 500) and the input."""
+    """Parameters of docs/design.md section 4 (h 8, r 8, x0 25, lag 2, window 500) and the input."""
 
     timeframe: str = "slow"
     source: Literal["heiken_ashi", "bar"] = "heiken_ashi"

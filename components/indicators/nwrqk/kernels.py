@@ -1,15 +1,16 @@
 """Numba kernels of NW-RQK: Nadaraya-Watson regression, rational-quadratic weights (kernel layer).
 
-DESIGN section 4 / spec 2.4.3 (reference: AlgoSpace ``src/indicators/nwrqk.py``, notebook cell
+docs/design.md section 4 / docs/reference/algospace_spec.md 2.4.3 (reference: AlgoSpace
+``src/indicators/nwrqk.py``, notebook cell
 ``381cc2a1``). On one input per slow bar (the caller picks the series, e.g. closes), bar ``t``
 (0-based index of the input) gets::
 
     yhat(t; h) = sum_i w_i(h) * x[t - i] / sum_i w_i(h),   i = 0 .. min(t, window - 1)
     w_i(h) = (1 + i**2 / (2 * r * h**2)) ** (-r)
 
-Parameters (defaults DESIGN section 4): ``h = 8``, ``r = 8``, ``x0 = 25``, ``lag = 2``,
+Parameters (defaults docs/design.md section 4): ``h = 8``, ``r = 8``, ``x0 = 25``, ``lag = 2``,
 ``window = 500``. ``yhat1`` uses ``h``, ``yhat2`` uses ``h - lag``. The reference summed over the
-whole history; DESIGN bounds the sum to the last ``window`` bars (``max_window`` 500 in the
+whole history; docs/design.md bounds the sum to the last ``window`` bars (``max_window`` 500 in the
 reference's strategy config), so a bar costs O(window) and memory is fixed.
 
 Warm-up (``x0`` as in the reference, which computes only ``if i >= x_0`` on the 0-based bar

@@ -23,10 +23,10 @@ from components.regime.mmd.kernels import (
     mmd_step_nb,
 )
 from components.regime.mmd.reference import MmdReference
-from engine.chunks import BarChunk
-from engine.config import Config, PositiveInt
-from engine.events import MMD_FEATURE_COUNT, Bar, Event, MmdFeatures
-from engine.timeframes import parse_timeframe
+from engine.core.chunks import BarChunk
+from engine.core.config import Config, PositiveInt
+from engine.core.events import MMD_FEATURE_COUNT, Bar, Event, MmdFeatures
+from engine.core.timeframes import parse_timeframe
 
 __all__ = ["Mmd", "MmdConfig", "MmdSettings"]
 

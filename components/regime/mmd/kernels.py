@@ -1,6 +1,7 @@
 """Numba kernels of the MMD regime features (kernel layer).
 
-DESIGN section 4 (MMD regime features), after spec section 2.4.6 with its defects removed
+docs/design.md section 4 (MMD regime features), after docs/reference/algospace_spec.md 2.4.6 with
+its defects removed
 (section 7: references are fitted from real data, not random distributions; one fixed
 dimension; causal). On one slow bar (high, low, close, volume):
 

@@ -1,6 +1,7 @@
 """The fitted MMD reference sets: a pure data Struct the component is built from.
 
-Fitted by ``replay/mmd_reference.py`` (``algospace train mmd-reference``) from the slow bars of a
+Fitted by ``replay/train/mmd_reference.py`` (``algospace train mmd-reference``) from the slow bars
+of a
 training period and saved as a versioned artifact (``reference.msgpack`` + ``manifest.json``);
 see docs/regime.md for the procedure. Nothing here reads files.
 """

@@ -3,9 +3,9 @@
 import pytest
 from structlog.testing import capture_logs
 
-from engine.bus import Bus
-from engine.errors import EngineError, OrderingError
-from engine.events import Bar, Heartbeat, Tick
+from engine.core.bus import Bus
+from engine.core.errors import EngineError, OrderingError
+from engine.core.events import Bar, Heartbeat, Tick
 
 
 def tick(ts):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.cli import build_parser, main
+from engine.app.cli import build_parser, main
 
 
 def test_help_lists_every_subcommand(capsys):

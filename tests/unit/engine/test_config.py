@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.config import config_id, decode_config
-from engine.errors import ConfigError
-from engine.instruments import BUILTIN_INSTRUMENTS, Instrument
-from engine.schema import AppConfig, DataConfig, TimeframesConfig, load_app_config
+from engine.core.config import config_id, decode_config
+from engine.core.errors import ConfigError
+from engine.core.instruments import BUILTIN_INSTRUMENTS, Instrument
+from engine.wiring.schema import AppConfig, DataConfig, TimeframesConfig, load_app_config
 
 ROOT = Path(__file__).resolve().parents[3]
 BUNDLED = sorted((ROOT / "config").glob("*.toml"))
@@ -176,7 +176,7 @@ def test_unknown_backtest_key_is_named_with_a_suggestion(tmp_path):
 @pytest.mark.parametrize("value", ['"2019-08-01"', "2019-08-01", "2019-08-01T00:00:00Z",
                                    '"2019-08-01T02:00:00+02:00"'])
 def test_backtest_start_takes_a_toml_date_or_an_iso_string(value):
-    from engine.timeframes import parse_instant
+    from engine.core.timeframes import parse_instant
 
     config = decode(f'[data]\npath = "x.csv"\n[backtest]\nstart = {value}\n')
     assert parse_instant(config.backtest.start, "x") == 1_564_617_600 * 10**9

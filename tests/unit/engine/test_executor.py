@@ -8,9 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import EngineError
-from engine.executor import RAY_INSTALL_HINT, RayBackend, SerialBackend, TaskFailure, make_backend
-from engine.progress import TaskProgress
+from engine.core.errors import EngineError
+from engine.core.progress import TaskProgress
+from engine.research.executor import (
+    RAY_INSTALL_HINT,
+    RayBackend,
+    SerialBackend,
+    TaskFailure,
+    make_backend,
+)
 
 
 def square_plus(shared, item):
@@ -130,7 +136,7 @@ def test_none_is_a_result_like_any_other(local_ray):
 
 
 def config_error(shared, item):
-    from engine.errors import ConfigError
+    from engine.core.errors import ConfigError
 
     raise ConfigError(f"strategies.x: bad value {item}")
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from engine.errors import SnapshotError
-from engine.events import Bar
-from engine.journal import INPUT, JournalWriter
-from engine.live import LiveDaemon, LiveSettings
-from engine.live_state import read_snapshot, restore_session, session_state, write_snapshot
-from engine.replay_driver import ReplayStats
-from engine.schema import load_app_config
-from engine.session import TradingSession
+from engine.core.errors import SnapshotError
+from engine.core.events import Bar
+from engine.live.journal import INPUT, JournalWriter
+from engine.live.live import LiveDaemon, LiveSettings
+from engine.live.live_state import read_snapshot, restore_session, session_state, write_snapshot
+from engine.wiring.replay_driver import ReplayStats
+from engine.wiring.schema import load_app_config
+from engine.wiring.session import TradingSession
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -5,11 +5,11 @@ import json
 
 import structlog
 
-from engine.clock import LiveClock, TestClock
-from engine.config import config_id
-from engine.logging import configure_logging, set_log_clock
-from engine.manifest import build_manifest, code_version, write_manifest
-from engine.schema import AppConfig, DataConfig
+from engine.core.clock import LiveClock, TestClock
+from engine.core.config import config_id
+from engine.core.logging import configure_logging, set_log_clock
+from engine.core.manifest import build_manifest, code_version, write_manifest
+from engine.wiring.schema import AppConfig, DataConfig
 
 
 def test_manifest_records_code_config_data_seeds_and_libraries(tmp_path):

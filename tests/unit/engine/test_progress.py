@@ -3,7 +3,7 @@
 import io
 from pathlib import Path
 
-from engine.progress import Progress, estimate_rows
+from engine.core.progress import Progress, estimate_rows
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,7 +35,7 @@ def test_row_estimates_of_bundled_files():
 def test_task_progress_counts_tasks_and_failures():
     import io
 
-    from engine.progress import TaskProgress
+    from engine.core.progress import TaskProgress
 
     stream = io.StringIO()
     bar = TaskProgress(4, "walk-forward", "folds", stream=stream, enabled=True)

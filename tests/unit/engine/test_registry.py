@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from components.regime.model import RegimeModel, RegimeModelConfig
-from engine.errors import ModelError
-from engine.registry import (
+from engine.core.errors import ModelError
+from engine.wiring.registry import (
     DataRef,
     SplitBounds,
     find_artifacts,

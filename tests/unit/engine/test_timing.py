@@ -1,8 +1,8 @@
 """The latency wrapper: the bus sees the same component (name, inputs, outputs, readiness,
 snapshots), and each producing call is logged at DEBUG with its duration."""
 
-from engine.events import Bar, Heartbeat
-from engine.timing import Timed
+from engine.core.events import Bar, Heartbeat
+from engine.core.timing import Timed
 
 
 class Echo:
@@ -47,10 +47,10 @@ class Recorder:
 
 
 def test_timed_is_transparent_and_logs_producing_calls(monkeypatch):
-    import engine.timing
+    import engine.core.timing
 
     recorder = Recorder()
-    monkeypatch.setattr(engine.timing, "log", recorder)  # the log line is the contract here
+    monkeypatch.setattr(engine.core.timing, "log", recorder)  # the log line is the contract here
     inner = Echo()
     timed = Timed(inner)
     assert (timed.name, timed.inputs, timed.ready) == ("echo", (Bar,), False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.schema import DataConfig
+from engine.wiring.schema import DataConfig
 from replay.data import BarChunk, RejectLog, TickChunk, read_market_data
 
 ROOT = Path(__file__).resolve().parents[3]

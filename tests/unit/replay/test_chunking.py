@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import DataError
-from engine.schema import DataConfig, ValidationConfig
+from engine.core.errors import DataError
+from engine.wiring.schema import DataConfig, ValidationConfig
 from replay.data import BarChunk, RejectLog, read_market_data
 
 LENIENT = ValidationConfig(out_of_order="skip")

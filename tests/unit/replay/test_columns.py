@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ConfigError, DataError
-from engine.schema import ColumnsConfig, DataConfig, ValidationConfig
+from engine.core.errors import ConfigError, DataError
+from engine.wiring.schema import ColumnsConfig, DataConfig, ValidationConfig
 from replay.data import RejectLog, read_market_data, resolve_format
 from replay.data.layouts import detect_header, sniff_delimiter
 

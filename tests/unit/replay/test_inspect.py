@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from engine.schema import DataConfig, ValidationConfig
+from engine.wiring.schema import DataConfig, ValidationConfig
 from replay.data import DataReport, format_report, inspect_data
 
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from components.decision.gate import Gate1Config, consensus
 from components.risk.model import RiskModel
 from components.risk.model_config import RiskModelConfig
-from replay.marl_cv import purged_folds
-from replay.marl_pretrain import bandit_loss
-from replay.mrms_pretrain import expected_utility
-from replay.outcomes import bracket_grid
-from replay.train_mrms import qualified
+from replay.train.marl_cv import purged_folds
+from replay.train.marl_pretrain import bandit_loss
+from replay.train.mrms_pretrain import expected_utility
+from replay.train.outcomes import bracket_grid
+from replay.train.train_mrms import qualified
 
 
 def test_the_bandit_loss_is_minimised_by_the_softmax_of_the_rewards():

@@ -12,11 +12,11 @@ import torch
 from components.decision.model import MarlModel
 from components.decision.model_config import MarlModelConfig
 from components.risk.setup_features import setup_features
-from engine.events import SynergyDetected, SynergySignal
-from replay.mrms_data import SetupSample
+from engine.core.events import SynergyDetected, SynergySignal
+from replay.train.mrms_data import SetupSample
+from replay.train.train_marl import Rollout, act, ppo_update
+from replay.train.train_mrms import gae
 from replay.train_config import MarlTrainConfig
-from replay.train_marl import Rollout, act, ppo_update
-from replay.train_mrms import gae
 
 TINY = MarlModelConfig(hidden=8, conv_channels=4, lstm=4, slow_window=6, fast_window=5,
                        rounds=2, dropout=0.05)

@@ -14,17 +14,12 @@ from hypothesis import strategies as st
 
 from components.regime.mmd.kernels import N_SETS, mmd_vectors_batch_nb, mmd_vectors_init_state
 from components.regime.mmd.reference import MmdReference
-from engine.errors import ModelError
-from engine.schema import load_app_config
+from engine.core.errors import ModelError
+from engine.wiring.references import load_reference, parse_until, require_out_of_sample
+from engine.wiring.schema import load_app_config
 from replay.data.timestamps import format_ns
-from replay.mmd_fit import FitParams, fit_reference
-from replay.mmd_reference import (
-    fit_mmd_reference,
-    load_reference,
-    parse_until,
-    require_out_of_sample,
-    save_reference,
-)
+from replay.train.mmd_fit import FitParams, fit_reference
+from replay.train.mmd_reference import fit_mmd_reference, save_reference
 
 ROOT = Path(__file__).resolve().parents[3]
 BTC_CSV = ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv"

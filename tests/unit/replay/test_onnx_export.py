@@ -16,8 +16,8 @@ import torch
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from components.regime.model import RegimeModel, RegimeModelConfig
-from engine.errors import ModelError
-from replay.onnx_export import INPUT_NAME, OUTPUT_NAMES, check_onnx, export_onnx
+from engine.core.errors import ModelError
+from replay.train.onnx_export import INPUT_NAME, OUTPUT_NAMES, check_onnx, export_onnx
 
 TINY = RegimeModelConfig(window=24, d_model=16, heads=2, layers=1, feedforward=32,
                          decoder_layers=1)

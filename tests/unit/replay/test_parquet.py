@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.schema import ValidationConfig
+from engine.wiring.schema import ValidationConfig
 
 
 def assert_same_chunks(left, right):

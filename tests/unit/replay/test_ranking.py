@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replay.ranking import (
+from replay.train.ranking import (
     LogisticBaseline,
     RankingRow,
     auc,

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from components.assemblers.regime import REGIME_COLUMNS
 from components.regime.model import RegimeModel, RegimeModelConfig
-from replay.rde_data import RegimeRows, Split, split_windows
-from replay.rde_report import (
+from replay.train.rde_data import RegimeRows, Split, split_windows
+from replay.train.rde_report import (
     RdeReport,
     eta_squared,
     eta_squared_per_dim,

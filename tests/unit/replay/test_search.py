@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replay.search import grid_size, grid_trials, parse_param, parse_space, random_trials
+from engine.research.search import grid_size, grid_trials, parse_param, parse_space, random_trials
 
 
 def test_lists_and_ranges_are_typed_toml_values():

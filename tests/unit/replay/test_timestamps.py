@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import DataError
-from engine.schema import ValidationConfig
+from engine.core.errors import DataError
+from engine.wiring.schema import ValidationConfig
 
 MINUTE = 60 * 10**9
 FIRST_OPEN = 1_378_072_800 * 10**9  # 2013-09-01T22:00:00Z, the first ES bar

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import DataError
-from engine.schema import DataConfig, ValidationConfig
+from engine.core.errors import DataError
+from engine.wiring.schema import DataConfig, ValidationConfig
 from replay.data import RejectLog, read_market_data
 
 

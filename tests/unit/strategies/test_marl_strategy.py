@@ -7,7 +7,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.events import (
+from engine.core.events import (
     ConsensusReached,
     OrderIntent,
     RiskProposal,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.events import (
+from engine.core.events import (
     OrderIntent,
     OrderRejected,
     RiskProposal,

@@ -17,8 +17,8 @@ from components.bars import (
     aggregate_step_nb,
 )
 from components.bars.kernels import CROSSES_BUCKET, OUT_OF_ORDER
-from engine.chunks import BarChunk, TickChunk
-from engine.events import Bar, Heartbeat, Tick
+from engine.core.chunks import BarChunk, TickChunk
+from engine.core.events import Bar, Heartbeat, Tick
 
 ROOT = Path(__file__).resolve().parents[4]
 MINUTE = 60 * 10**9

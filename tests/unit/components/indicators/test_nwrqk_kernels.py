@@ -3,7 +3,8 @@
 Oracle (written independently of the kernel): for every bar ``t >= x0`` the weighted mean of the
 full input prefix cut to the last ``window`` bars, ``x[t::-1][:window]``, with weights
 ``(1 + i**2 / (2 r h**2)) ** -r`` from ``np.arange`` (the reference's ``calculate_nw_regression``
-loop with the window bound of DESIGN section 4). Slope and signals follow the reference's pandas
+loop with the window bound of docs/design.md section 4). Slope and signals follow the reference's
+pandas
 ``shift`` formulas. Warm-up: ``yhat1``/``yhat2`` ``nan`` before bar ``x0``, ``slope`` ``nan``
 before ``x0 + 1``; flags and ``signal`` 0 until defined (crosses from ``x0 + 1``, changes from
 ``x0 + 2``).

@@ -16,8 +16,8 @@ from components.regime.mmd import (
     RegimeSet,
 )
 from components.regime.mmd.kernels import mmd_vectors_batch_nb, mmd_vectors_init_state
-from engine.chunks import BarChunk
-from engine.events import Bar, MmdFeatures, decode, encode
+from engine.core.chunks import BarChunk
+from engine.core.events import Bar, MmdFeatures, decode, encode
 
 ROOT = Path(__file__).resolve().parents[4]
 HOUR = 3600 * 10**9
@@ -38,7 +38,7 @@ def events(chunk):
 
 def reference_from(chunk, per_set=12):
     """A test reference: 7 consecutive chunks of the real vectors (not the fitting procedure,
-    which replay/mmd_reference.py implements and tests)."""
+    which replay/train/mmd_reference.py implements and tests)."""
     vectors = mmd_vectors_batch_nb(mmd_vectors_init_state(20), chunk.high, chunk.low,
                                    chunk.close)
     vectors = vectors[~np.isnan(vectors[:, 0])]

@@ -5,7 +5,8 @@ hourly bars, a window equal to a reference set, price-scale invariance, a flat m
 Oracles are written here from the formulas (pandas for shifts and rolling means, numpy sliding
 windows for the population moments, ``talib.RSI`` for the RSI), not from the kernel's code.
 Reference sets for these tests are chunks of the data's own normalised vectors (not the fitting
-procedure, which ``replay/mmd_fit.py`` implements and tests). Tolerances are stated where used;
+procedure, which ``replay/train/mmd_fit.py`` implements and tests). Tolerances are stated where
+used;
 MMD^2 is held to abs 1e-10 and scores, ``sqrt(max(MMD^2, 0))``, to ``sqrt(1e-10)`` (see
 ``tests/property/test_mmd_kernels.py`` for why).
 """

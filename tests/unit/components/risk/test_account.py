@@ -13,8 +13,8 @@ from components.risk import (
     apply_limits,
     session_day_of,
 )
-from engine.events import Bar, Fill, Heartbeat, TradeClosed
-from engine.instruments import BUILTIN_INSTRUMENTS
+from engine.core.events import Bar, Fill, Heartbeat, TradeClosed
+from engine.core.instruments import BUILTIN_INSTRUMENTS
 
 MINUTE = 60 * 10**9
 CHICAGO = ZoneInfo("America/Chicago")

@@ -13,8 +13,8 @@ from components.risk.manager import RiskManager, RiskManagerConfig
 from components.risk.model import RiskModel, RiskModelConfig
 from components.risk.setup_features import setup_features
 from components.risk.state import account_features, cost_per_contract
-from engine.backtest_config import CostsConfig
-from engine.events import (
+from engine.core.backtest_config import CostsConfig
+from engine.core.events import (
     Bar,
     RegimeVector,
     RiskProposal,
@@ -23,8 +23,8 @@ from engine.events import (
     TradeClosed,
     TradeRejected,
 )
-from engine.instruments import BUILTIN_INSTRUMENTS
-from engine.registry import weights_bytes
+from engine.core.instruments import BUILTIN_INSTRUMENTS
+from engine.wiring.registry import weights_bytes
 
 ES = BUILTIN_INSTRUMENTS["ES"]
 HOUR = 3600 * 10**9

@@ -14,8 +14,8 @@ from components.synergy import (
     SynergySignals,
     build_synergy,
 )
-from engine.bus import Bus
-from engine.events import (
+from engine.core.bus import Bus
+from engine.core.events import (
     Bar,
     FvgMitigated,
     IndicatorValue,

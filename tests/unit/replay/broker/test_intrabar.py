@@ -10,9 +10,9 @@ import math
 
 import pytest
 
-from engine.backtest_config import BrokerConfig, CostsConfig
-from engine.events import Bar, Fill, OrderIntent, OrderRejected, TradeClosed
-from engine.instruments import BUILTIN_INSTRUMENTS
+from engine.core.backtest_config import BrokerConfig, CostsConfig
+from engine.core.events import Bar, Fill, OrderIntent, OrderRejected, TradeClosed
+from engine.core.instruments import BUILTIN_INSTRUMENTS
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 
 ES = BUILTIN_INSTRUMENTS["ES"]

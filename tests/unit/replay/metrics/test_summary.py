@@ -7,7 +7,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from engine.backtest_config import MetricsConfig
+from engine.core.backtest_config import MetricsConfig
 from replay.metrics import (
     EquityAccumulator,
     Metrics,

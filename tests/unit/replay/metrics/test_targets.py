@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.backtest_config import MetricsConfig, TargetsConfig
+from engine.core.backtest_config import MetricsConfig, TargetsConfig
 from replay.metrics import (
     EquityAccumulator,
     beta_posterior_probability,

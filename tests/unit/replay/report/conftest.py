@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.backtest_config import ReportConfig
-from engine.events import TradeClosed
+from engine.core.backtest_config import ReportConfig
+from engine.core.events import TradeClosed
 from replay.metrics.types import Interval, Metrics, TargetResult
 from replay.report import CostTotals, EquityCurve, ReportData, write_report
 

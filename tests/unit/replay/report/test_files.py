@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from engine.backtest_config import ReportConfig
+from engine.core.backtest_config import ReportConfig
 from replay.report import (
     EQUITY_COLUMNS,
     TRADE_COLUMNS,
