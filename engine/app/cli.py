@@ -44,6 +44,7 @@ _PENDING_TRAIN: dict[str, str] = {}
 EXIT_ERROR = 1
 EXIT_UNAVAILABLE = 2
 EXIT_TARGETS_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,6 +59,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngineError as exc:
         print(f"algospace: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        return _interrupted(args)
+
+
+#: commands whose run directory is worthless when cut short (the trainers checkpoint and
+#: resume, and the live daemon keeps its journal: they handle the interrupt themselves)
+_DISCARD_ON_INTERRUPT = frozenset({"backtest", "features", "data", "sweep", "walk-forward",
+                                   "report"})
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    """Ctrl-C: one line, no traceback; the half-written run directories this command created
+    are removed (never one that existed before it)."""
+    import shutil
+
+    from engine.core.manifest import CREATED_RUN_DIRS
+
+    removed = []
+    if args.command in _DISCARD_ON_INTERRUPT:
+        for folder in reversed(CREATED_RUN_DIRS):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    where = f"; removed the unfinished {', '.join(removed)}" if removed else ""
+    print(f"algospace {args.command}: interrupted{where}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+class _Version(argparse.Action):
+    """``--version``: the package version and, in a checkout, its git revision (computed
+    only when asked: it runs git)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from engine.core.manifest import code_version, package_version
+
+        version, revision = package_version(), code_version()
+        print(f"algospace {version}" + (f" ({revision})" if revision != version else ""))
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="algospace",
         description="AlgoSpace Engine: event-driven backtests, replay training and live signals.",
     )
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the package version and the source revision, and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = commands.add_parser("data", help="inspect, validate and resample market data")
@@ -103,9 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     features = commands.add_parser(
         "features", help="replay the data through every indicator and write one row per fast "
         "and slow bar with all outputs (Parquet)")
-    _common_options(features)
-    features.add_argument("--output", type=Path, metavar="FILE.parquet",
-                          help="output file (default: features.parquet in the run directory)")
+    _common_options(features)  # --out: the run directory; the table is features.parquet in it
     features.set_defaults(handler=_features)
 
     report = commands.add_parser(
@@ -116,11 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("model", nargs="?", metavar="MODEL",
                         help="with 'rde': a version folder or rde/NAME/VERSION")
     _common_options(report)
-    report.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
-                        help="registry root for rde/NAME/VERSION (default: models)")
-    report.add_argument("--horizon", type=int, default=24, metavar="BARS",
-                        help="slow bars after each window for its realised volatility and "
-                        "trend (default: 24)")
+    report.add_argument("--models-dir", type=Path, metavar="DIR",
+                        help="with 'rde': registry root for rde/NAME/VERSION (default: models "
+                        "of the working directory, else of this checkout)")
+    report.add_argument("--horizon", type=int, metavar="BARS",
+                        help="with 'rde': slow bars after each window for its realised "
+                        "volatility and trend (default: 24)")
     report.set_defaults(handler=_report)
 
     _train_parser(commands)
@@ -268,8 +308,8 @@ def _features(args: argparse.Namespace) -> int:
     out_dir = run_dir(args, cfg, manifest.run_id)
     write_manifest(out_dir, manifest)
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
-    output = args.output or out_dir / "features.parquet"
-    report = write_features(cfg, data_path, output, out_dir / "rejects.csv", artifacts)
+    report = write_features(cfg, data_path, out_dir / "features.parquet", out_dir / "rejects.csv",
+                            artifacts)
     (out_dir / "features.json").write_bytes(
         msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
     by_tf = ", ".join(f"{tf}={n:,}" for tf, n in report.rows_by_timeframe.items())
@@ -291,6 +331,15 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.run_dir == "rde":
         return report_rde(args)
+    # a run directory's summary is read back as written: these options would change nothing
+    unused = [flag for flag, value in (
+        ("MODEL", args.model), ("--config", args.config), ("--data", args.data),
+        ("--out", args.out), ("--set", args.overrides), ("--models-dir", args.models_dir),
+        ("--horizon", args.horizon)) if value]
+    if unused:
+        verb = "applies" if len(unused) == 1 else "apply"
+        raise EngineError(f"report {args.run_dir}: {', '.join(unused)} {verb} to 'report rde' "
+                          "only; a run directory is reported as it was written")
     summary = Path(args.run_dir) / "summary.json"
     if not summary.is_file():
         raise EngineError(f"{args.run_dir}: expected a backtest run directory with "

@@ -73,8 +73,9 @@ def add_models_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
                                  "models and fitted artifacts")
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     root = argparse.ArgumentParser(add_help=False)
-    root.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
-                      help="registry root (default: models)")
+    root.add_argument("--models-dir", type=Path, metavar="DIR",
+                      help="registry root (default: models of the working directory, else of "
+                      "this checkout)")
     listing = actions.add_parser("list", parents=[root], help="every artifact under the root")
     listing.set_defaults(handler=_models_list)
     show = actions.add_parser("show", parents=[root], help="print an artifact's manifest")
@@ -99,8 +100,23 @@ def add_models_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def models_dir_of(args: argparse.Namespace) -> Path:
-    """``--models-dir`` as given."""
-    return Path(args.models_dir)
+    """``--models-dir``, else ``models`` of the working directory, else of this checkout (as
+    the default config is found); ModelError when it is not a directory."""
+    from engine.app.common import default_models_dir
+
+    root = Path(args.models_dir) if args.models_dir is not None else default_models_dir()
+    if not root.is_dir():
+        raise ModelError(f"--models-dir: expected a directory of registered models, "
+                         f"{root} is none")
+    return root
+
+
+def _resolve_arg(args: argparse.Namespace, text: str) -> Path:
+    """A version folder or file named directly, else KIND/NAME/VERSION under the models dir."""
+    path = Path(text)
+    if (path / "manifest.json").is_file() or path.name in ("weights.pt", "reference.msgpack"):
+        return path
+    return _resolve(models_dir_of(args), text)
 
 
 def _resolve(models_dir: Path, text: str) -> Path:
@@ -169,7 +185,7 @@ def _models_list(args: argparse.Namespace) -> int:
 
 
 def _models_show(args: argparse.Namespace) -> int:
-    folder = _resolve(models_dir_of(args), args.model)
+    folder = _resolve_arg(args, args.model)
     if folder.is_file():
         folder = folder.parent
     raw = msgspec.json.decode((folder / "manifest.json").read_bytes())
@@ -185,10 +201,10 @@ def _models_show(args: argparse.Namespace) -> int:
 def _models_verify(args: argparse.Namespace) -> int:
     from engine.wiring.registry import find_artifacts
 
-    root = models_dir_of(args)
-    targets = [_resolve(root, m) for m in args.model] if args.model else find_artifacts(root)
+    targets = ([_resolve_arg(args, m) for m in args.model] if args.model
+               else find_artifacts(models_dir_of(args)))
     if not targets:
-        print(f"no artifacts under {root}")
+        print(f"no artifacts under {models_dir_of(args)}")
         return 1
     failed = 0
     for folder in targets:
@@ -209,7 +225,7 @@ def _models_export(args: argparse.Namespace) -> int:
     from engine.wiring.registry import load_model
     from replay.train.onnx_export import check_onnx, export_onnx
 
-    folder = _resolve(models_dir_of(args), args.model)
+    folder = _resolve_arg(args, args.model)
     loaded = load_model(folder, kind="rde")
     model = loaded.model
     assert isinstance(model, RegimeModel)
@@ -459,7 +475,7 @@ def report_rde(args: argparse.Namespace) -> int:
 
     if args.model is None:
         raise EngineError("report rde: expected a model (a version folder or rde/NAME/VERSION)")
-    loaded_model = load_model(_resolve(Path(args.models_dir), args.model), kind="rde")
+    loaded_model = load_model(_resolve_arg(args, args.model), kind="rde")
     loaded, data_path = _load(args)
     cfg = loaded.config
     artifacts = load_artifacts(loaded, risk=False)
@@ -483,7 +499,8 @@ def report_rde(args: argparse.Namespace) -> int:
     fractions = tuple(m.training.get("fractions", cfg.train.fractions))
     split = split_windows(windows.shape[0], rows.window, (float(fractions[0]),
                                                           float(fractions[1])))
-    report = rde_report(model, rows, split, out_dir, horizon=args.horizon)
+    report = rde_report(model, rows, split, out_dir,
+                        horizon=24 if args.horizon is None else args.horizon)
     print(format_rde_report(report))
     print(f"run directory: {out_dir}")
     return 0

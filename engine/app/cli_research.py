@@ -13,16 +13,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from engine.core.errors import EngineError
 from engine.core.logging import configure_logging
-from engine.research.executor import Backend
-from engine.research.wf_select import SELECT_METRICS, Candidate
-from engine.wiring.dataset import Dataset
-from engine.wiring.schema import AppConfig, LoadedConfig
+from engine.research.folds import SELECT_METRICS
+
+if TYPE_CHECKING:  # the commands import them; building the parser (--help) does not
+    from engine.research.executor import Backend
+    from engine.research.wf_select import Candidate
+    from engine.wiring.dataset import Dataset
+    from engine.wiring.schema import AppConfig, LoadedConfig
 
 __all__ = ["EXIT_TASKS_FAILED", "add_research_parsers"]
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from engine.core.errors import EngineError
 from engine.core.logging import configure_logging
-from engine.wiring.schema import AppConfig, LoadedConfig, load_app_config
 
-__all__ = ["DEFAULT_CONFIG", "default_config", "load_args", "run_dir", "strategy_override"]
+if TYPE_CHECKING:  # the schema imports every component; building the parser does not
+    from engine.wiring.schema import AppConfig, LoadedConfig
+
+__all__ = ["DEFAULT_CONFIG", "default_config", "default_models_dir", "load_args", "run_dir",
+           "strategy_override"]
 
 DEFAULT_CONFIG = "config/btcusd_1h.toml"
 
@@ -28,6 +32,8 @@ def strategy_override(spec: str) -> str:
 def load_args(args: argparse.Namespace) -> tuple[LoadedConfig, Path]:
     """The config of a command's ``--config``/``--set``/``--strategy`` options, logging
     configured from it, and the data file (``--data`` or ``data.path``), which must exist."""
+    from engine.wiring.schema import load_app_config
+
     path = args.config or default_config()
     overrides = list(args.overrides)
     if getattr(args, "strategy", None):
@@ -39,6 +45,15 @@ def load_args(args: argparse.Namespace) -> tuple[LoadedConfig, Path]:
     if not data_path.is_file():
         raise EngineError(f"{loaded.path}: data.path: expected an existing file, was {data_path}")
     return loaded, data_path
+
+
+def default_models_dir() -> Path:
+    """``models`` of the working directory when there is one, else of this checkout."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidate = base / "models"
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd() / "models"
 
 
 def default_config() -> Path:

@@ -87,7 +87,7 @@ def package_version() -> str:
 
 def code_version() -> str:
     """``git describe --always --dirty`` of the source checkout, else the package version."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--tags"],
@@ -138,8 +138,15 @@ def build_manifest(
     )
 
 
+#: run directories this process created (by writing their manifest), oldest first: the
+#: command line removes them when a command is interrupted before it finishes
+CREATED_RUN_DIRS: list[Path] = []
+
+
 def write_manifest(out_dir: Path, manifest: RunManifest) -> Path:
     """Write ``manifest.json`` into ``out_dir`` (created if needed) and return its path."""
+    if not out_dir.exists():
+        CREATED_RUN_DIRS.append(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "manifest.json"
     path.write_bytes(msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n")

@@ -28,9 +28,11 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["Fold", "FoldMode", "make_folds", "parse_duration"]
+__all__ = ["SELECT_METRICS", "Fold", "FoldMode", "make_folds", "parse_duration"]
 
 FoldMode = Literal["rolling", "anchored"]
+#: the in-sample figures a walk-forward fold's parameters may be chosen by
+SELECT_METRICS = ("sharpe", "sortino", "total_return", "calmar", "profit_factor")
 
 _SECOND = 10**9
 _UNITS = {"h": 3_600, "d": 86_400, "w": 7 * 86_400}

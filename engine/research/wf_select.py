@@ -26,17 +26,16 @@ import msgspec
 
 from engine.core.progress import TaskProgress
 from engine.research.executor import Backend, TaskFailure
-from engine.research.folds import Fold
+from engine.research.folds import SELECT_METRICS, Fold
 from engine.research.trials import evaluate
 from engine.wiring.dataset import Dataset
 from engine.wiring.schema import AppConfig
 from replay.metrics import Metrics
 from replay.report.formatting import exact_float
 
-__all__ = ["SELECT_METRICS", "Candidate", "SelectTask", "SelectionRow", "run_selection_trial",
+__all__ = ["Candidate", "SelectTask", "SelectionRow", "run_selection_trial",
            "select_per_fold", "write_selection"]
 
-SELECT_METRICS = ("sharpe", "sortino", "total_return", "calmar", "profit_factor")
 
 
 @dataclass(frozen=True)
