@@ -13,11 +13,16 @@ and fill events take their own fields by keyword only. There are no dict or ``An
 ``AnyEvent`` is the union of all concrete events, and one reused msgpack encoder/decoder pair
 serialises it (see :func:`encode` / :func:`decode`). Later layers add their events here, to
 the union, so a single decoder reads every message.
+
+A user's own event types (a custom indicator's output) are registered with
+:func:`register_event`: from then on :func:`decode` reads them too, so they travel on the
+bus, into the live journal and over the wire like the built-in ones. A registered type must
+be a frozen, tagged subclass of :class:`Event` whose tag no other type uses.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import msgspec
 
@@ -55,6 +60,8 @@ __all__ = [
     "decode",
     "decode_many",
     "encode",
+    "event_types",
+    "register_event",
 ]
 
 
@@ -542,6 +549,42 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)
 _LIST_DECODER: msgspec.msgpack.Decoder[list[AnyEvent]] = msgspec.msgpack.Decoder(list[AnyEvent])
+_REGISTERED: list[type[Event]] = []
+
+
+def _tag(kind: type[Event]) -> object:
+    return kind.__struct_config__.tag
+
+
+def event_types() -> tuple[type[Event], ...]:
+    """The built-in event types and the registered ones, in registration order."""
+    return (*EVENT_TYPES, *_REGISTERED)
+
+
+def register_event(kind: type[Event]) -> None:
+    """Let :func:`decode` read ``kind`` (module docstring); registering a type again is a no-op.
+
+    Raises ``TypeError`` naming the type when it is not a frozen, tagged :class:`Event`
+    subclass, or when its tag is another type's.
+    """
+    global _DECODER, _LIST_DECODER
+    if kind in EVENT_TYPES or kind in _REGISTERED:
+        return
+    name = getattr(kind, "__qualname__", repr(kind))
+    if not (isinstance(kind, type) and issubclass(kind, Event)):
+        raise TypeError(f"{name}: expected a subclass of engine.core.events.Event")
+    config = kind.__struct_config__
+    if not config.frozen or not isinstance(config.tag, str):
+        raise TypeError(f"{name}: expected a frozen, tagged Struct (class {name}(Event, "
+                        "frozen=True, tag=True))")
+    clash = next((t for t in event_types() if _tag(t) == config.tag), None)
+    if clash is not None:
+        raise TypeError(f"{name}: tag {config.tag!r} is already {clash.__module__}."
+                        f"{clash.__qualname__}'s; give the type another name or tag")
+    _REGISTERED.append(kind)
+    union: Any = Union[event_types()]  # noqa: UP007 (a union built at run time)
+    _DECODER = msgspec.msgpack.Decoder(union)
+    _LIST_DECODER = msgspec.msgpack.Decoder(list[union])
 
 
 def encode(event: Event) -> bytes:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from engine.core.events import Event
 from engine.core.strategy import Strategy
-from engine.wiring.graph import Plan, plan_upstream
-from engine.wiring.plugins import selected
+from engine.wiring.graph import PRODUCERS, Plan, plan_upstream, user_producer
+from engine.wiring.plugins import component_plugins, selected
 from engine.wiring.schema import AppConfig
 from replay.broker import SimulatedBroker, SimulatedBrokerConfig
 
@@ -34,11 +34,14 @@ def build_strategy(config: AppConfig) -> Strategy:
 
 
 def plan(config: AppConfig, strategy: Strategy | None = None) -> Plan:
-    """The upstream producers the selected strategy's needs close over (:mod:`engine.wiring.graph`);
-    ``strategy``: the instance, when it is built already."""
+    """The upstream producers the selected strategy's needs close over
+    (:mod:`engine.wiring.graph`): the built-in ones, then the user components of
+    ``plugins.components`` in their order; ``strategy``: the instance, when it is built
+    already."""
     plugin = selected(config)
     instance = plugin.build(config) if strategy is None else strategy
-    return plan_upstream(instance.name, plugin.needs(instance))
+    producers = (*PRODUCERS, *(user_producer(c) for c in component_plugins(config)))
+    return plan_upstream(instance.name, plugin.needs(instance), producers)
 
 
 def uses_models(config: AppConfig) -> bool:

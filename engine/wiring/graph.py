@@ -8,7 +8,8 @@ the closure of the strategy's needs, in the producers' fixed order (the order of
 which is the order the models were trained in): the indicators (with the MMD and the regime
 detector only when a regime vector is needed), the two synergy components, the MARL decider,
 the risk manager (sizing the setups that passed gate 1 when the decider runs, else every
-setup). A needed type that nothing produces is refused, naming it.
+setup), then the user components of ``plugins.components`` in their order. A needed type that
+nothing produces is refused, naming it.
 
 Whether a strategy runs fitted models follows from the closure: the regime features, the
 decider and the risk manager need them.
@@ -54,9 +55,10 @@ from engine.wiring.features import build_indicators
 if TYPE_CHECKING:
     from engine.core.component import Component
     from engine.wiring.artifacts import Artifacts
+    from engine.wiring.plugins import ComponentPlugin
     from engine.wiring.schema import AppConfig
 
-__all__ = ["PRODUCERS", "SOURCES", "Plan", "Producer", "plan_upstream"]
+__all__ = ["PRODUCERS", "SOURCES", "Plan", "Producer", "plan_upstream", "user_producer"]
 
 #: produced by the pipeline (bars, ticks, heartbeats) and the broker (fills, trades, refusals);
 #: a setup's refusal (TradeRejected) is a by-product of the decider and the risk manager and
@@ -179,6 +181,17 @@ PRODUCERS: tuple[Producer, ...] = (
     Producer("risk", (RiskProposal,), (SynergyDetected, RegimeVector), True, _risk,
              _check_risk),
 )
+
+
+def user_producer(plugin: ComponentPlugin) -> Producer:
+    """A user component (:class:`engine.wiring.plugins.ComponentPlugin`) as a producer, built
+    from its ``[components.<key>]`` table."""
+
+    def build(config: AppConfig, artifacts: Artifacts | None, plan: Plan) -> list[Component]:
+        component: Component = plugin.build(config)
+        return [component]
+
+    return Producer(plugin.key, plugin.produces, plugin.needs, False, build)
 
 
 def plan_upstream(strategy: str, needs: Iterable[type[Event]],

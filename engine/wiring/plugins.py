@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     from engine.core.strategy import Strategy
     from engine.wiring.schema import AppConfig
 
-__all__ = ["StrategyPlugin", "absolute_spec", "builtin_names", "check_strategies",
-           "is_file_spec", "resolve_strategy", "selected"]
+__all__ = ["ComponentPlugin", "StrategyPlugin", "absolute_spec", "builtin_names",
+           "check_plugins", "component_plugins", "is_file_spec", "register_events",
+           "resolve_component", "resolve_strategy", "selected"]
 
 _METHODS = ("on_event", "snapshot", "restore")
 
@@ -72,10 +73,7 @@ class StrategyPlugin:
         if from_config is None:
             strategy: Strategy = self.cls(settings)
         else:
-            execution = config.backtest.broker.execution_timeframe or config.timeframes.fast
-            strategy = from_config(settings, StrategyContext(
-                fast=config.timeframes.fast, slow=config.timeframes.slow,
-                execution=execution, instrument=config.instrument))
+            strategy = from_config(settings, _context(config))
         return strategy
 
     def needs(self, strategy: object) -> tuple[type[Event], ...]:
@@ -89,9 +87,99 @@ class StrategyPlugin:
         return dict(getattr(self.cls, "baselines", {}) or {})
 
 
-def _settings(plugin: StrategyPlugin, table: object) -> Config:
+def _context(config: AppConfig) -> StrategyContext:
+    execution = config.backtest.broker.execution_timeframe or config.timeframes.fast
+    return StrategyContext(fast=config.timeframes.fast, slow=config.timeframes.slow,
+                           execution=execution, instrument=config.instrument)
+
+
+@dataclass(frozen=True)
+class ComponentPlugin:
+    """A resolved user component (a custom indicator, say): how it was named, its
+    ``[components.<key>]`` table key, class, settings type, the event types it produces and
+    those it needs produced upstream (default: its ``inputs``)."""
+
+    spec: str
+    key: str
+    cls: type
+    config_type: type[Config]
+    produces: tuple[type[Event], ...]
+    needs: tuple[type[Event], ...]
+
+    def settings(self, config: AppConfig) -> Config:
+        """Its ``[components.<key>]`` table of ``config``, validated (defaults where absent)."""
+        return _settings(self, config.components.get(self.key, {}), "components")
+
+    def build(self, config: AppConfig) -> Any:
+        """A fresh instance for ``config`` (``from_config(settings, context)`` when defined)."""
+        settings = self.settings(config)
+        from_config = getattr(self.cls, "from_config", None)
+        return self.cls(settings) if from_config is None else from_config(settings,
+                                                                            _context(config))
+
+
+@lru_cache(maxsize=64)
+def resolve_component(spec: str, where: str) -> ComponentPlugin:
+    """The user component ``spec`` names (``package.module:Class`` or ``file.py:Class``):
+    a class with ``config_type``, ``inputs``, ``produces`` (its output event types, each
+    registered so it travels on the journal and the wire), optional ``needs`` and ``key``,
+    and the component methods; ConfigError naming ``where`` otherwise."""
+    from engine.core.events import Event, register_event
+
+    cls, attr = _load_class(spec, where, spec)
+    config_type = getattr(cls, "config_type", None)
+    if not (isinstance(config_type, type) and issubclass(config_type, Config)):
+        raise ConfigError(f"{where}: {spec!r}: {attr} is not a component plugin: it needs a "
+                          "class attribute config_type, a subclass of engine.config.Config "
+                          "(docs/strategies.md)")
+    missing = [m for m in (*_METHODS, "reset") if not callable(getattr(cls, m, None))]
+    for name in ("inputs", "produces"):
+        kinds = getattr(cls, name, None)
+        if not (isinstance(kinds, tuple) and kinds
+                and all(isinstance(k, type) and issubclass(k, Event) for k in kinds)):
+            missing.append(f"{name} (a tuple of event types)")
+    if missing:
+        raise ConfigError(f"{where}: {spec!r}: {attr} is not a component plugin: it lacks "
+                          f"{', '.join(missing)} (docs/strategies.md)")
+    produces: tuple[type[Event], ...] = getattr(cls, "produces")  # noqa: B009 (checked above)
+    inputs: tuple[type[Event], ...] = getattr(cls, "inputs")  # noqa: B009
+    for kind in produces:
+        try:
+            register_event(kind)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {spec!r}: produces {exc}") from exc
+    key = getattr(cls, "key", None) or _snake(attr)
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise ConfigError(f"{where}: {spec!r}: key: expected a table name, was {key!r}")
+    needs = tuple(getattr(cls, "needs", None) or inputs)
+    return ComponentPlugin(spec=spec, key=key, cls=cls, config_type=config_type,
+                           produces=tuple(produces), needs=needs)
+
+
+def component_plugins(config: AppConfig) -> list[ComponentPlugin]:
+    """The user components ``plugins.components`` lists, in that order."""
+    return [resolve_component(spec, f"plugins.components[{i}]")
+            for i, spec in enumerate(config.plugins.components)]
+
+
+def register_events(config: AppConfig) -> None:
+    """Register the user event types ``plugins.events`` lists (``module:Class`` or
+    ``file.py:Class``), so they travel on the journal and the wire."""
+    from engine.core.events import register_event
+
+    for index, spec in enumerate(config.plugins.events):
+        where = f"plugins.events[{index}]"
+        kind, _ = _load_class(spec, where, spec)
+        try:
+            register_event(kind)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {spec!r}: {exc}") from exc
+
+
+def _settings(plugin: StrategyPlugin | ComponentPlugin, table: object,
+              section: str = "strategies") -> Config:
     if not isinstance(table, dict):
-        raise ConfigError(f"strategies.{plugin.key}: expected a table, was {table!r}")
+        raise ConfigError(f"{section}.{plugin.key}: expected a table, was {table!r}")
     try:
         return msgspec.convert(table, type=plugin.config_type)
     except msgspec.ValidationError as exc:
@@ -106,9 +194,9 @@ def _settings(plugin: StrategyPlugin, table: object) -> Config:
             known = list(plugin.config_type.__struct_fields__)
             hint = difflib.get_close_matches(name, known, n=1)
             expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of {known}"
-            raise ConfigError(f"strategies.{plugin.key}.{name}: unknown key; "
+            raise ConfigError(f"{section}.{plugin.key}.{name}: unknown key; "
                               f"{expected}") from exc
-        at = f"strategies.{plugin.key}" + (f".{key}" if key else "")
+        at = f"{section}.{plugin.key}" + (f".{key}" if key else "")
         raise ConfigError(f"{at}: {head}") from exc
 
 
@@ -131,23 +219,32 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+def _load_class(target: str, where: str, spec: str) -> tuple[type, str]:
+    """The class ``module:Class`` or ``file.py:Class`` names, and its name."""
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"{where}: {spec!r}: expected 'package.module:Class' or "
+                          "'path/to/file.py:Class'")
+    module = _import(module_name, where, spec)
+    cls = getattr(module, attr, None)
+    if not isinstance(cls, type):
+        raise ConfigError(f"{where}: {spec!r}: module {module_name!r} has no class {attr!r}")
+    return cls, attr
+
+
 @lru_cache(maxsize=64)
 def resolve_strategy(spec: str, where: str = "backtest.strategy") -> StrategyPlugin:
     """The plugin ``spec`` names (module docstring); ConfigError naming ``where`` and the spec
     when it names nothing usable."""
     builtins = builtin_names()
     target = builtins.get(spec, spec)
-    module_name, sep, attr = target.rpartition(":")
-    if not sep or not module_name or not attr:
+    if ":" not in target:
         hint = difflib.get_close_matches(spec, list(builtins), n=1)
         did = f"did you mean {hint[0]!r}? " if hint else ""
         raise ConfigError(
             f"{where}: no built-in strategy named {spec!r}; {did}built-ins: {sorted(builtins)}; "
             "a plugin is named 'package.module:Class' or 'path/to/file.py:Class'")
-    module = _import(module_name, where, spec)
-    cls = getattr(module, attr, None)
-    if not isinstance(cls, type):
-        raise ConfigError(f"{where}: {spec!r}: module {module_name!r} has no class {attr!r}")
+    cls, attr = _load_class(target, where, spec)
     config_type = getattr(cls, "config_type", None)
     if not (isinstance(config_type, type) and issubclass(config_type, msgspec.Struct)):
         raise ConfigError(f"{where}: {spec!r}: {attr} is not a strategy plugin: it needs a "
@@ -212,9 +309,29 @@ def selected(config: AppConfig) -> StrategyPlugin:
     return resolve_strategy(spec)
 
 
-def check_strategies(config: AppConfig) -> None:
-    """Resolve the selected plugin and the listed ones, and validate every
-    ``[strategies.<key>]`` table against its owner's settings Struct."""
+def check_plugins(config: AppConfig) -> None:
+    """Resolve the selected strategy plugin and the listed strategy, component and event
+    plugins, and validate every ``[strategies.<key>]`` and ``[components.<key>]`` table
+    against its owner's settings Struct."""
+    register_events(config)
+    components: dict[str, ComponentPlugin] = {}
+    for plugin in component_plugins(config):
+        if plugin.key in components:
+            raise ConfigError(f"plugins.components: two components have the key "
+                              f"{plugin.key!r} ({components[plugin.key].spec}, {plugin.spec})")
+        components[plugin.key] = plugin
+    for key, table in config.components.items():
+        owner = components.get(key)
+        if owner is None:
+            hint = difflib.get_close_matches(key, list(components), n=1)
+            did = f"did you mean {hint[0]!r}? " if hint else ""
+            raise ConfigError(f"components.{key}: no component in plugins.components owns "
+                              f"this table; {did}known: {sorted(components)}")
+        _settings(owner, table, "components")
+    _check_strategy_tables(config)
+
+
+def _check_strategy_tables(config: AppConfig) -> None:
     owners = {name: resolve_strategy(name) for name in builtin_names()}
     for index, listed in enumerate(config.plugins.strategies):
         plugin = resolve_strategy(listed, f"plugins.strategies[{index}]")

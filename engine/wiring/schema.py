@@ -30,7 +30,7 @@ from engine.core.data_config import ColumnsConfig, DataConfig, ValidationConfig
 from engine.core.errors import ConfigError
 from engine.core.instruments import BUILTIN_INSTRUMENTS, Instrument
 from engine.core.timeframes import parse_timeframe
-from engine.wiring.plugins import absolute_spec, check_strategies, is_file_spec
+from engine.wiring.plugins import absolute_spec, check_plugins, is_file_spec
 from replay.train_config import TrainConfig
 
 __all__ = [
@@ -112,11 +112,21 @@ class IndicatorsConfig(Config, frozen=True):
 
 
 class PluginsConfig(Config, frozen=True):
-    """``[plugins]``: user strategy plugins known besides the built-ins and the selected one
-    (``package.module:Class`` or ``path/file.py:Class``), so their ``[strategies.<key>]``
-    tables are validated and ``backtest.strategy`` may name them by key."""
+    """``[plugins]``, each ``package.module:Class`` or ``path/file.py:Class``:
+
+    - ``strategies``: strategy plugins known besides the built-ins and the selected one, so
+      their ``[strategies.<key>]`` tables are validated and ``backtest.strategy`` may name
+      them by key;
+    - ``components``: user components (a custom indicator), built upstream of a strategy that
+      needs what they produce, after the built-in producers, in this order; their settings
+      are ``[components.<key>]``;
+    - ``events``: user event types to register (those a component produces are registered
+      with it), so they travel on the journal and the wire.
+    """
 
     strategies: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
 
 
 class AppConfig(Config, frozen=True):
@@ -133,6 +143,7 @@ class AppConfig(Config, frozen=True):
     backtest: BacktestConfig = BacktestConfig()
     plugins: PluginsConfig = PluginsConfig()
     strategies: dict[str, dict[str, Any]] = {}
+    components: dict[str, dict[str, Any]] = {}
     indicators: IndicatorsConfig = IndicatorsConfig()
     synergy: SynergyConfig = SynergyConfig()
     regime: RegimeSettings | None = None
@@ -171,7 +182,7 @@ class AppConfig(Config, frozen=True):
                 f"session_close; {self.instrument} has none (set instruments.{self.instrument}"
                 f".session_close or leave flat_at_session_end false)")
         # each [strategies.<key>] table is its plugin's settings Struct (engine.wiring.plugins)
-        check_strategies(self)
+        check_plugins(self)
 
     @property
     def instrument_spec(self) -> Instrument:
@@ -222,10 +233,12 @@ def _plugin_paths(path: Path) -> list[str]:
     if isinstance(spec, str) and is_file_spec(spec):
         out.append(f"backtest.strategy={_toml_string(absolute_spec(spec, base))}")
     plugins = raw.get("plugins")
-    listed = plugins.get("strategies") if isinstance(plugins, dict) else None
-    if isinstance(listed, list) and any(isinstance(s, str) and is_file_spec(s) for s in listed):
-        fixed = [absolute_spec(s, base) if isinstance(s, str) else s for s in listed]
-        out.append(f"plugins.strategies={msgspec.json.encode(fixed).decode()}")
+    for kind in ("strategies", "components", "events"):
+        listed = plugins.get(kind) if isinstance(plugins, dict) else None
+        if isinstance(listed, list) and any(isinstance(s, str) and is_file_spec(s)
+                                            for s in listed):
+            fixed = [absolute_spec(s, base) if isinstance(s, str) else s for s in listed]
+            out.append(f"plugins.{kind}={msgspec.json.encode(fixed).decode()}")
     return out
 
 
