@@ -72,6 +72,13 @@ def test_a_plugin_class_or_instance_runs_as_its_file_path_does(tmp_path):
     assert len(by_instance.trades) == len(by_class.trades) > 3
 
 
+def test_a_loaded_config_takes_overrides_like_a_file():
+    loaded = api.load_config(BTC)
+    again = api.load_config(loaded, {"seed": 3}, "synergy")
+    assert again.path == loaded.path and again.config.seed == 3
+    assert again.config.backtest.strategy == "synergy"
+
+
 def test_bad_api_inputs_are_precise_errors(tmp_path):
     with pytest.raises(ConfigError, match="data: file not found"):
         api.backtest(tmp_path / "none.csv", "synergy", config=BTC, out=tmp_path / "x")
