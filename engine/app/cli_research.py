@@ -216,7 +216,7 @@ def walk_forward_command(args: argparse.Namespace) -> int:
         f"--gap {args.gap} --mode {args.mode}{grid} --select {args.select}")
     try:
         folds = make_folds(data.first_ns, data.last_ns, args.folds, train, test, args.mode,
-                           gap)
+                           gap, _bar_step(loaded.config))
     except ValueError as exc:
         raise EngineError(f"{data.source}: {exc}") from exc
     cfg = loaded.config
@@ -304,3 +304,11 @@ def _learned(cfg: AppConfig) -> bool:
     from engine.wiring.build import uses_models
 
     return uses_models(cfg)
+
+
+def _bar_step(config: AppConfig) -> int:
+    """The fold windows' step: the fast bars' interval (a second for ticks' own times), so
+    every window starts and ends on a bar boundary."""
+    from engine.core.timeframes import parse_timeframe
+
+    return int(parse_timeframe(config.timeframes.fast))

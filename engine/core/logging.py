@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from engine.core.clock import Clock
+from engine.core.progress import clear_line
 
 __all__ = ["configure_logging", "set_log_clock"]
 
@@ -61,6 +63,7 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
         structlog.processors.StackInfoRenderer(),
         tracebacks,
         renderer,
+        _clear_progress,
     ]
     structlog.configure(
         processors=processors,
@@ -72,6 +75,13 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
 
 def _identity(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
+
+
+def _clear_progress(_: WrappedLogger, __: str, rendered: Any) -> Any:
+    """Erase a drawn progress bar before the line is printed (it redraws at its next
+    update), so a log line never continues the bar's line."""
+    clear_line()
+    return rendered
 
 
 def _stderr_logger(*_: object) -> structlog.PrintLogger:

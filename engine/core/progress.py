@@ -13,9 +13,26 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["EpochProgress", "Progress", "TaskProgress", "estimate_rows"]
+__all__ = ["EpochProgress", "Progress", "TaskProgress", "clear_line", "estimate_rows"]
 
 _SAMPLE_BYTES = 1 << 18
+_DRAWN: list[Progress | EpochProgress] = []  # bars whose line is on the terminal now
+
+
+def clear_line() -> None:
+    """Erase every drawn bar's line, so that what is written next (a log line) starts at the
+    left margin instead of after the bar; each bar redraws itself at its next update."""
+    for bar in _DRAWN:
+        bar._stream.write("\r\033[K")
+        bar._stream.flush()
+        bar._drawn = False
+    _DRAWN.clear()
+
+
+def _shown(bar: Progress | EpochProgress) -> None:
+    bar._drawn = True
+    if bar not in _DRAWN:
+        _DRAWN.append(bar)
 
 
 def estimate_rows(path: Path) -> int | None:
@@ -49,10 +66,12 @@ class Progress:
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._drawn = False
+        self._ts: int | None = None
 
     def update(self, rows: int, ts_ns: int | None = None) -> None:
         """Add ``rows`` processed rows; ``ts_ns`` is the simulated time reached."""
         self._rows += rows
+        self._ts = ts_ns if ts_ns is not None else self._ts
         if not self._enabled:
             return
         now = time.perf_counter()
@@ -62,10 +81,17 @@ class Progress:
         self._draw(now, ts_ns)
 
     def close(self) -> None:
-        """Erase the line."""
-        if self._enabled and self._drawn:
-            self._stream.write("\r\033[K")
-            self._stream.flush()
+        """Draw the finished bar (every cell filled: the total is then the rows read, whatever
+        the estimate was) and end its line, so it stays above what follows."""
+        if not self._enabled or self._rows == 0:
+            return
+        self._total = self._rows
+        self._draw(time.perf_counter(), self._ts)
+        self._stream.write("\n")
+        self._stream.flush()
+        if self in _DRAWN:
+            _DRAWN.remove(self)
+        self._drawn = False
 
     def _draw(self, now: float, ts_ns: int | None) -> None:
         elapsed = max(now - self._start, 1e-9)
@@ -80,7 +106,7 @@ class Progress:
         parts.append(f"{self._rows / elapsed / 1000:,.0f}k rows/s")
         self._stream.write("\r\033[K" + "  ".join(parts))
         self._stream.flush()
-        self._drawn = True
+        _shown(self)
 
 
 class EpochProgress:
@@ -115,13 +141,16 @@ class EpochProgress:
                 f"ETA {int(left // 60)}m{int(left % 60):02d}s")
         self._stream.write("\r\033[K" + line)
         self._stream.flush()
-        self._drawn = True
+        _shown(self)
 
     def close(self) -> None:
         """End the line (the last state stays visible)."""
         if self._enabled and self._drawn:
             self._stream.write("\n")
             self._stream.flush()
+        if self in _DRAWN:
+            _DRAWN.remove(self)
+        self._drawn = False
 
 
 class TaskProgress(EpochProgress):

@@ -2,9 +2,9 @@
 
 The data span is ``[first_ns, last_ns]`` (times of its first and last rows: bar closes, or
 trade times for ticks). ``N`` test windows of length ``test`` tile the end of the span back to
-back, the last one ending at the first whole second after the last row (bars closing on the
-hour give windows ending a second past it); fold ``k`` trains on the window before its test
-window:
+back, the last one ending at the first multiple of ``step`` after the last row (``step``: the
+bar interval, so every window starts and ends on a bar boundary; a second by default); fold
+``k`` trains on the window before its test window:
 
 - ``rolling``: the ``train`` long window ending ``gap`` before the test window;
 - ``anchored``: from the first row to ``gap`` before the test window (growing each fold).
@@ -13,7 +13,7 @@ Every window is half-open, ``[start, end)``: a row at time ``t`` is in it when
 ``start <= t < end``. A fold's training window ends at or before its test window starts
 (``train_end + gap == test_start``, ``gap >= 0``), so no fold is fitted on data at or after its
 test window. Without ``test``, the span after the first training window and the gap is split
-into ``N`` equal test windows.
+into ``N`` equal test windows, each a whole number of ``step``.
 
 >>> day = 86_400 * 10**9
 >>> [(f.train_start // day, f.train_end // day, f.test_end // day)
@@ -66,8 +66,8 @@ def parse_duration(text: str, where: str) -> int:
 
 
 def make_folds(first_ns: int, last_ns: int, folds: int, train_ns: int,
-               test_ns: int | None = None, mode: FoldMode = "rolling", gap_ns: int = 0
-               ) -> list[Fold]:
+               test_ns: int | None = None, mode: FoldMode = "rolling", gap_ns: int = 0,
+               step_ns: int = _SECOND) -> list[Fold]:
     """The folds of the module docstring; ``ValueError`` naming the values when they do not
     fit in the span."""
     if folds < 1:
@@ -78,10 +78,12 @@ def make_folds(first_ns: int, last_ns: int, folds: int, train_ns: int,
         raise ValueError(f"--gap: expected a duration >= 0, was {gap_ns} ns")
     if mode not in ("rolling", "anchored"):
         raise ValueError(f"--mode: expected 'rolling' or 'anchored', was {mode!r}")
-    end = -(-(last_ns + 1) // _SECOND) * _SECOND  # a whole second: the windows print plainly
+    if step_ns <= 0:
+        raise ValueError(f"step: expected a positive bar interval, was {step_ns} ns")
+    end = (last_ns // step_ns + 1) * step_ns  # the first bar boundary after the last row
     span = end - first_ns
     if test_ns is None:
-        test_ns = (span - train_ns - gap_ns) // folds // _SECOND * _SECOND
+        test_ns = (span - train_ns - gap_ns) // folds // step_ns * step_ns
         if test_ns <= 0:
             raise ValueError(
                 f"--train: the data span is {_days(span)}; a training window of "

@@ -44,6 +44,26 @@ def _line(label: str, value: str) -> str:
     return (_start(label) + value).rstrip()
 
 
+def _count_table(counts: dict[str, int]) -> list[str]:
+    """The counts as a table: name and value in aligned columns, as many as fit the width,
+    filled down the columns (sorted by name)."""
+    cells = [(name, format_count(value)) for name, value in sorted(counts.items())]
+    for per_row in range(4, 0, -1):
+        rows = -(-len(cells) // per_row)
+        columns = [cells[c * rows:(c + 1) * rows] for c in range(per_row)]
+        columns = [col for col in columns if col]
+        widths = [(max(len(n) for n, _ in col), max(len(v) for _, v in col)) for col in columns]
+        if per_row == 1 or _LABEL_WIDTH + sum(n + 1 + v for n, v in widths) \
+                + 3 * (len(widths) - 1) <= _WIDTH:
+            break
+    lines = []
+    for r in range(rows):
+        text = "   ".join(f"{col[r][0]:<{nw}} {col[r][1]:>{vw}}"
+                          for col, (nw, vw) in zip(columns, widths, strict=True) if r < len(col))
+        lines.append(((_start("counts") if r == 0 else " " * _LABEL_WIDTH) + text).rstrip())
+    return lines
+
+
 def _items(label: str, items: Sequence[str]) -> str:
     # Wrap between items, never inside one ("win rate 58.33%" stays whole).
     lines: list[str] = []
@@ -117,8 +137,7 @@ def format_summary(data: ReportData) -> str:
                          f"total {format_money(costs.total_usd)}"]),
     ]
     if data.counts:
-        lines.append(_items("counts", [f"{name} {format_count(value)}"
-                                       for name, value in sorted(data.counts.items())]))
+        lines += _count_table(data.counts)
     lines.append(_line("intrabar", f"{data.intrabar} ({INTRABAR_MEANING[data.intrabar]})"))
     bound = dict(key_figures(data.bound))
     lines.append(_items(f"intrabar bound ({data.bound_intrabar}):",

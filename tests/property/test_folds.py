@@ -50,6 +50,25 @@ def test_no_fold_trains_at_or_after_its_test_window(s):
             assert f.test_end - f.test_start == folds[0].test_end - folds[0].test_start
 
 
+@given(st.integers(0, 10**6), st.integers(48, 20_000), st.integers(1, 8),
+       st.integers(1, 2_000), st.sampled_from([0, 1, 24]),
+       st.sampled_from(["rolling", "anchored"]))
+def test_windows_start_and_end_on_bar_boundaries(first_bar, bars, n, train_bars, gap_bars,
+                                                 mode):
+    """Hourly bars (closes on the hour) and --train/--gap in hours: every window boundary is a
+    bar boundary, and the last test window ends at the first one after the last bar."""
+    first, last = first_bar * HOUR, (first_bar + bars) * HOUR
+    try:
+        folds = make_folds(first, last, n, train_bars * HOUR, None, mode, gap_bars * HOUR,
+                           step_ns=HOUR)
+    except ValueError:
+        return
+    assert folds[-1].test_end == last + HOUR
+    for f in folds:
+        assert all(t % HOUR == 0 for t in (f.train_start, f.train_end, f.test_start,
+                                           f.test_end)), f
+
+
 @st.composite
 def datasets(draw):
     n = draw(st.integers(1, 300))

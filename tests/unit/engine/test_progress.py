@@ -23,7 +23,34 @@ def test_draws_percent_rows_and_date_when_enabled():
     text = stream.getvalue()
     assert "backtest" in text and "50%" in text and "100 rows" in text and "2013-09-01" in text
     bar.close()
-    assert stream.getvalue().endswith("\r\033[K")
+    # the finished bar: every cell filled (the total is the rows read, not the estimate of
+    # 200), on its own line
+    last = stream.getvalue().split("\r\033[K")[-1]
+    assert last.startswith("backtest  [########################] 100%  100 rows")
+    assert last.endswith("\n")
+
+
+def test_a_log_line_never_continues_the_bar_line(monkeypatch):
+    import structlog
+
+    from engine.core.logging import configure_logging
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    monkeypatch.setattr("sys.stderr", stream)
+    configure_logging(json=True)
+    bar = Progress(1000, stream=stream, enabled=True)
+    bar.update(500)
+    structlog.get_logger().info("between")
+    text = stream.getvalue()
+    drawn, logged = text.split('{"event": "between"', 1)
+    assert drawn.endswith("\r\033[K")  # the bar's line erased before the log line
+    bar._last_draw = 0.0
+    bar.update(100)  # and drawn again after it
+    assert stream.getvalue().split("\n", 1)[1].startswith("\r\033[Kreplay  [")
 
 
 def test_row_estimates_of_bundled_files():
