@@ -35,6 +35,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_sweep.py
 	$(BIN)/python bench/bench_power.py
+	$(BIN)/python bench/bench_report.py
 
 # Against backtesting.py, vectorbt (the [bench] extra) and NautilusTrader (own venv, pandas < 3);
 # see docs/benchmarks.md.

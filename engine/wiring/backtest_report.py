@@ -36,6 +36,7 @@ from replay.metrics import (
     trading_day,
 )
 from replay.report import CostTotals, EquityCurve, ReportData, write_report
+from replay.report.interactive import PriceBars
 
 __all__ = ["BacktestOutcome", "EquityCurves", "backtest_file", "fill_assumptions", "summarise",
            "trade_metrics"]
@@ -123,10 +124,15 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
     pipeline = build_replay_pipeline(config, data_path, out_dir / "rejects.csv")
     curves = EquityCurves(config, keep_curve=True, start_ns=start_ns)
     bar = Progress(estimate_rows(data_path), "backtest", enabled=progress)
+    prices: list[BarChunk] = []  # the evaluated input bars, for the report's price panel
 
     def advance(chunk: BarChunk | TickChunk) -> None:
         last = chunk.ts_close if isinstance(chunk, BarChunk) else chunk.ts
         bar.update(chunk.rows, int(last[-1]) if last.shape[0] else None)
+        if config.backtest.report.html and isinstance(chunk, BarChunk):
+            shown = chunk if start_ns is None else chunk.since(start_ns)
+            if shown.rows:
+                prices.append(shown)
 
     try:
         run = run_backtest(config, pipeline.chunks(), path=path, on_marks=curves,
@@ -137,8 +143,22 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
     counts = {"input_rows": run.input_rows, "rejected_rows": pipeline.rejects.total_rejected,
               "repaired_rows": pipeline.rejects.rows_repaired}
     data = summarise(run, curves.run, curves.bound, counts, start_ns, artifacts)
-    files = write_report(out_dir, data, curves.curve(), config.backtest.report)
+    files = write_report(out_dir, data, curves.curve(), config.backtest.report,
+                         *_price_bars(prices, config))
     return BacktestOutcome(data=data, files={k: str(v) for k, v in files.items()})
+
+
+def _price_bars(chunks: list[BarChunk], config: AppConfig
+                ) -> tuple[PriceBars | None, np.ndarray | None]:
+    """The evaluated bars as one series, and buy-and-hold's equity at their closes (one
+    contract from the first close, no costs), for the report."""
+    if not chunks:
+        return None, None
+    bars = PriceBars(*(np.concatenate([getattr(c, f) for c in chunks])
+                       for f in ("ts_close", "open", "high", "low", "close", "volume")))
+    hold = (config.backtest.broker.initial_cash
+            + (bars.close - bars.close[0]) * config.instrument_spec.point_value)
+    return bars, hold
 
 
 def summarise(run: BacktestRun, acc: EquityAccumulator, bound_acc: EquityAccumulator,

@@ -2,7 +2,8 @@
 
 ``write_report`` writes ``summary.json`` (byte-identical for identical inputs), ``trades.csv``
 and, as :class:`~engine.core.backtest_config.ReportConfig` asks, ``trades.parquet``,
-``equity.csv``/``equity.parquet`` and a self-contained ``report.html``. ``format_summary``
+``equity.csv``/``equity.parquet`` and a self-contained, interactive ``report.html``
+(:mod:`replay.report.interactive`). ``format_summary``
 returns the plain-text summary for the console.
 """
 
@@ -15,7 +16,7 @@ from replay.report.files import (
     read_summary,
     write_report,
 )
-from replay.report.html import render_html
+from replay.report.interactive import render_interactive
 
 __all__ = [
     "EQUITY_COLUMNS",
@@ -27,6 +28,6 @@ __all__ = [
     "encode_summary",
     "format_summary",
     "read_summary",
-    "render_html",
+    "render_interactive",
     "write_report",
 ]

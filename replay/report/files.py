@@ -24,7 +24,7 @@ from engine.core.backtest_config import ReportConfig
 from engine.core.events import TradeClosed
 from replay.report.data import EquityCurve, ReportData, drawdown_fraction
 from replay.report.formatting import exact_float, iso_utc
-from replay.report.html import render_html
+from replay.report.interactive import PriceBars, render_interactive
 
 __all__ = [
     "EQUITY_COLUMNS",
@@ -221,7 +221,8 @@ def _write_equity_parquet(path: Path, equity: EquityCurve) -> None:
 
 
 def write_report(
-    out_dir: Path, data: ReportData, equity: EquityCurve, config: ReportConfig
+    out_dir: Path, data: ReportData, equity: EquityCurve, config: ReportConfig,
+    prices: PriceBars | None = None, benchmark: np.ndarray | None = None,
 ) -> dict[str, Path]:
     """Write a backtest's report files into ``out_dir`` (created if missing).
 
@@ -235,6 +236,9 @@ def write_report(
         The per-bar equity curve (equal-length one-dimensional arrays).
     config
         Which optional files to write: ``html``, ``parquet``, ``equity_csv``.
+    prices, benchmark
+        The evaluated bars and buy-and-hold's equity at their closes, for the interactive
+        ``report.html`` (:mod:`replay.report.interactive`); without them it has no price panel.
 
     Returns
     -------
@@ -272,5 +276,6 @@ def write_report(
 
     if config.html:
         written["html"] = out_dir / "report.html"
-        written["html"].write_bytes(render_html(data, curve).encode("utf-8"))
+        written["html"].write_bytes(
+            render_interactive(data, curve, prices, benchmark).encode("utf-8"))
     return written

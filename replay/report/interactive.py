@@ -1,0 +1,319 @@
+"""The interactive backtest report: one self-contained, offline HTML page (replay layer).
+
+Bokeh with its JavaScript inlined (``bokeh.resources.INLINE``: no CDN, the page works with
+networking off): price candles of the evaluated period with every trade's entry and exit
+(triangles up for longs, down for shorts, a dashed line to the exit, green for a win, red for
+a loss; hover for the trade's figures), volume, the equity curve beside buy-and-hold (one
+contract held from the first evaluated bar, no costs), the drawdown and the position, all on
+one linked time axis (pan, wheel zoom, box zoom, reset, hover), then a sortable, scrolling
+table of every trade, the targets, the fill assumptions and the whole console summary (the
+intrabar bound, costs, counts, intervals). The page holds no wall-clock time and no absolute
+path, and Bokeh's ids are renumbered in order of appearance: the same run writes the same
+bytes.
+
+Long runs stay usable: the candles are merged into at most ``max_points`` buckets (each
+bucket's first open, highest high, lowest low, last close, summed volume) and the equity,
+drawdown and position curves keep each bucket's first, lowest, highest and last point, so
+the extremes survive. The trades are drawn and listed whole.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from replay.report.data import EquityCurve, ReportData, drawdown_fraction
+from replay.report.formatting import format_money, format_percent, iso_utc
+
+__all__ = ["PriceBars", "bucket_candles", "bucket_curve", "render_interactive"]
+
+MAX_POINTS = 4_000
+
+
+class PriceBars(NamedTuple):
+    """The bars of the evaluated period (ns close times ascending, OHLCV)."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+
+def _edges(n: int, max_points: int) -> np.ndarray:
+    buckets = max(1, min(n, max_points))
+    return np.linspace(0, n, buckets + 1).astype(np.int64)
+
+
+def bucket_candles(bars: PriceBars, max_points: int = MAX_POINTS) -> PriceBars:
+    """``bars`` merged into at most ``max_points`` candles (module docstring); unchanged when
+    they already fit."""
+    n = bars.ts.shape[0]
+    if n <= max_points:
+        return bars
+    edges = _edges(n, max_points)
+    starts, ends = edges[:-1], edges[1:] - 1
+    return PriceBars(ts=bars.ts[ends], open=bars.open[starts],
+                     high=np.maximum.reduceat(bars.high, starts),
+                     low=np.minimum.reduceat(bars.low, starts), close=bars.close[ends],
+                     volume=np.add.reduceat(bars.volume, starts))
+
+
+def bucket_curve(ts: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A curve thinned to each bucket's first, lowest, highest and last point, in time order
+    (module docstring); unchanged when it fits in ``max_points``."""
+    n = ts.shape[0]
+    if n <= max_points:
+        return ts, values
+    edges = _edges(n, max(1, max_points // 4))
+    keep = set()
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if b <= a:
+            continue
+        part = values[a:b]
+        keep.update((int(a), int(b - 1), int(a + np.argmin(part)), int(a + np.argmax(part))))
+    index = np.array(sorted(keep), dtype=np.int64)
+    return ts[index], values[index]
+
+
+def _times(ns: list[int]) -> list[str]:
+    return iso_utc(np.array(ns, dtype=np.int64))
+
+
+def _ms(ts: np.ndarray) -> np.ndarray:
+    return ts.astype(np.float64) / 1e6  # Bokeh's datetime axis: milliseconds since the epoch
+
+
+def _figure(title: str, height: int, x_range: object | None, y_label: str) -> object:
+    from bokeh.plotting import figure
+
+    kwargs = {"x_range": x_range} if x_range is not None else {}
+    fig = figure(title=title, height=height, sizing_mode="stretch_width",
+                 x_axis_type="datetime", tools="xpan,xwheel_zoom,box_zoom,reset,save",
+                 active_scroll="xwheel_zoom", active_drag="xpan", **kwargs)
+    fig.yaxis.axis_label = y_label
+    fig.toolbar.logo = None
+    return fig
+
+
+def _price_panel(bars: PriceBars, data: ReportData, max_points: int) -> object:
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    shown = bucket_candles(bars, max_points)
+    fig = _figure(f"{data.instrument} {data.timeframe}: price and trades", 420, None, "price")
+    width = (float(np.median(np.diff(shown.ts))) / 1e6 * 0.7) if shown.ts.shape[0] > 1 else 1.0
+    up = shown.close >= shown.open
+    candles = ColumnDataSource({
+        "t": _ms(shown.ts), "open": shown.open, "high": shown.high, "low": shown.low,
+        "close": shown.close, "top": np.maximum(shown.open, shown.close),
+        "bottom": np.minimum(shown.open, shown.close),
+        "color": np.where(up, "#26a69a", "#ef5350")})
+    fig.segment("t", "high", "t", "low", source=candles, color="color")
+    fig.vbar("t", width, "top", "bottom", source=candles, fill_color="color",
+             line_color="color")
+    trades = data.trades
+    if trades:
+        win = ["#1b9e3a" if t.pnl_usd > 0 else "#c62828" for t in trades]
+        source = ColumnDataSource({
+            "entry_t": _ms(np.array([t.ts_entry for t in trades], dtype=np.int64)),
+            "exit_t": _ms(np.array([t.ts_exit for t in trades], dtype=np.int64)),
+            "entry": [t.entry_price for t in trades], "exit": [t.exit_price for t in trades],
+            "marker": ["triangle" if t.direction == "long" else "inverted_triangle"
+                       for t in trades],
+            "color": win, "id": [t.trade_id for t in trades],
+            "side": [t.direction for t in trades], "qty": [t.quantity for t in trades],
+            "pnl": [round(t.pnl_usd, 2) for t in trades],
+            "r": ["" if t.r_multiple is None else f"{t.r_multiple:.2f}" for t in trades],
+            "reason": [t.exit_reason for t in trades], "tag": [t.tag for t in trades],
+            "entry_time": _times([t.ts_entry for t in trades]),
+            "exit_time": _times([t.ts_exit for t in trades])})
+        fig.segment("entry_t", "entry", "exit_t", "exit", source=source, color="color",
+                    line_dash="dashed", line_width=1.5)
+        entries = fig.scatter("entry_t", "entry", source=source, marker="marker", size=11,
+                              fill_color="color", line_color="black")
+        fig.scatter("exit_t", "exit", source=source, marker="x", size=9, color="color",
+                    line_width=2)
+        fig.add_tools(HoverTool(renderers=[entries], tooltips=[
+            ("trade", "@id @side @qty"), ("entry", "@entry_time  @entry{0,0.00}"),
+            ("exit", "@exit_time  @exit{0,0.00} (@reason)"), ("P&L", "$@pnl{0,0.00}"),
+            ("R", "@r"), ("setup", "@tag")]))
+    fig.add_tools(HoverTool(renderers=[fig.renderers[1]], tooltips=[
+        ("close", "@t{%F %H:%M}"), ("O H L C", "@open{0,0.00} @high{0,0.00} @low{0,0.00} "
+                                             "@close{0,0.00}")],
+        formatters={"@t": "datetime"}, mode="vline"))
+    return fig
+
+
+def _line_panel(title: str, height: int, x_range: object, y_label: str,
+                series: list[tuple[str, np.ndarray, np.ndarray, str]], fill: bool = False,
+                step: bool = False) -> object:
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    fig = _figure(title, height, x_range, y_label)
+    for label, ts, values, color in series:
+        source = ColumnDataSource({"t": _ms(ts), "v": values})
+        if fill:
+            fig.varea("t", 0, "v", source=source, fill_color=color, fill_alpha=0.4)
+        if step:
+            line = fig.step("t", "v", source=source, color=color, mode="after",
+                            legend_label=label)
+        else:
+            line = fig.line("t", "v", source=source, color=color, line_width=1.6,
+                            legend_label=label)
+        fig.add_tools(HoverTool(renderers=[line], tooltips=[(label, "@v{0,0.00}"),
+                                                            ("time", "@t{%F %H:%M}")],
+                                formatters={"@t": "datetime"}, mode="vline"))
+    if y_label == "USD":
+        from bokeh.models import NumeralTickFormatter
+
+        fig.yaxis.formatter = NumeralTickFormatter(format="$0,0")
+    fig.legend.location = "top_left"
+    fig.legend.click_policy = "hide"
+    return fig
+
+
+def _trade_table(data: ReportData) -> object:
+    from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
+
+    trades = data.trades
+    source = ColumnDataSource({
+        "id": [t.trade_id for t in trades], "side": [t.direction for t in trades],
+        "qty": [t.quantity for t in trades],
+        "entry_time": _times([t.ts_entry for t in trades]),
+        "entry": [t.entry_price for t in trades],
+        "exit_time": _times([t.ts_exit for t in trades]),
+        "exit": [t.exit_price for t in trades], "reason": [t.exit_reason for t in trades],
+        "pnl": [t.pnl_usd for t in trades],
+        "r": [math.nan if t.r_multiple is None else t.r_multiple for t in trades],
+        "bars": [t.bars_held for t in trades], "tag": [t.tag for t in trades]})
+    money = NumberFormatter(format="0,0.00")
+    columns = [TableColumn(field="id", title="#", width=50),
+               TableColumn(field="side", title="side", width=60),
+               TableColumn(field="qty", title="qty", width=50),
+               TableColumn(field="entry_time", title="entry (UTC)"),
+               TableColumn(field="entry", title="entry", formatter=money),
+               TableColumn(field="exit_time", title="exit (UTC)"),
+               TableColumn(field="exit", title="exit", formatter=money),
+               TableColumn(field="reason", title="exit reason"),
+               TableColumn(field="pnl", title="P&L USD", formatter=money),
+               TableColumn(field="r", title="R", formatter=NumberFormatter(format="0.00")),
+               TableColumn(field="bars", title="bars"),
+               TableColumn(field="tag", title="setup")]
+    return DataTable(source=source, columns=columns, height=min(420, 28 + 25 * len(trades)),
+                     sizing_mode="stretch_width", sortable=True, index_position=None)
+
+
+def _summary_html(data: ReportData) -> str:
+    m = data.metrics
+    e = html.escape
+    figures = [("total return", format_percent(m.total_return)),
+               ("Sharpe (daily)", f"{m.sharpe:.2f}" if math.isfinite(m.sharpe) else "n/a"),
+               ("Sortino (daily)", f"{m.sortino:.2f}" if math.isfinite(m.sortino) else "n/a"),
+               ("max drawdown", format_percent(m.max_drawdown)),
+               ("trades", f"{m.trades:,}"),
+               ("win rate", format_percent(m.win_rate) if math.isfinite(m.win_rate) else "n/a"),
+               ("profit factor",
+                f"{m.profit_factor:.2f}" if math.isfinite(m.profit_factor) else "n/a"),
+               ("expectancy", format_money(m.expectancy_usd) if math.isfinite(m.expectancy_usd)
+                else "n/a"),
+               ("PSR", f"{m.probabilistic_sharpe:.2f}"
+                if math.isfinite(m.probabilistic_sharpe) else "n/a")]
+    cells = "".join(f"<div class='fig'><span>{e(k)}</span><b>{e(v)}</b></div>"
+                    for k, v in figures)
+    targets = "".join(
+        f"<tr><td>{e(t.name)}</td><td>{t.value:.4g}</td><td>{e(t.op)} "
+        f"{t.threshold:.4g}</td><td>{t.probability:.2f}</td>"
+        f"<td class='{'pass' if t.passed else 'fail'}'>{'PASS' if t.passed else 'FAIL'}</td></tr>"
+        for t in data.targets)
+    assumptions = "".join(f"<li>{e(s)}</li>" for s in data.assumptions)
+    from replay.report.console import format_summary
+
+    full = e(format_summary(data))
+    span = _times([m.start_ts, m.end_ts])
+    return (f"<h1>{e(data.title)}</h1><p class='sub'>config {e(data.config_id)}; "
+            f"{e(span[0])} to {e(span[1])}</p>"
+            f"<div class='figs'>{cells}</div>"
+            f"<h2>Targets</h2><table class='t'><tr><th>target</th><th>value</th><th>need</th>"
+            f"<th>P(true meets)</th><th>result</th></tr>{targets}</table>"
+            f"<h2>Fill assumptions</h2><ul>{assumptions}</ul>"
+            f"<details><summary>every figure (the console summary: the intrabar bound, "
+            f"costs, counts, intervals)</summary><pre>{full}</pre></details>")
+
+
+_STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:16px 24px;color:#222}"
+          "h1{font-size:1.4em;margin:0}.sub{color:#666;margin:2px 0 12px}"
+          ".figs{display:flex;flex-wrap:wrap;gap:8px}.fig{border:1px solid #ddd;"
+          "border-radius:6px;padding:6px 10px;min-width:110px}.fig span{display:block;"
+          "font-size:.8em;color:#666}.t td,.t th{padding:2px 10px;text-align:left}"
+          ".pass{color:#1b9e3a;font-weight:600}.fail{color:#c62828;font-weight:600}</style>")
+
+
+def render_interactive(data: ReportData, curve: EquityCurve, prices: PriceBars | None = None,
+                       benchmark: np.ndarray | None = None, max_points: int = MAX_POINTS
+                       ) -> str:
+    """The page of the module docstring. ``prices``: the evaluated bars (no price panel
+    without them); ``benchmark``: buy-and-hold equity at ``prices``' closes."""
+    from bokeh.embed import file_html
+    from bokeh.layouts import column
+    from bokeh.models import Div
+    from bokeh.resources import INLINE
+
+    parts: list[object] = [Div(text=_STYLE + _summary_html(data), sizing_mode="stretch_width")]
+    x_range = None
+    if prices is not None and prices.ts.shape[0]:
+        price = _price_panel(prices, data, max_points)
+        x_range = price.x_range  # type: ignore[attr-defined]
+        parts.append(price)
+        shown = bucket_candles(prices, max_points)
+        width = (float(np.median(np.diff(shown.ts))) / 1e6 * 0.7
+                 if shown.ts.shape[0] > 1 else 1.0)
+        volume = _figure("volume", 120, x_range, "volume")
+        volume.vbar(_ms(shown.ts), width, shown.volume,  # type: ignore[attr-defined]
+                    color="#90a4ae")
+        parts.append(volume)
+    if curve.ts.shape[0]:
+        eq_ts, eq = bucket_curve(curve.ts, curve.equity, max_points)
+        series = [("strategy", eq_ts, eq, "#1565c0")]
+        if benchmark is not None and prices is not None and benchmark.shape[0]:
+            b_ts, b = bucket_curve(prices.ts, benchmark, max_points)
+            series.append(("buy and hold (1 contract, no costs)", b_ts, b, "#9e9e9e"))
+        equity = _line_panel("equity", 260, x_range, "USD", series)
+        x_range = x_range or equity.x_range  # type: ignore[attr-defined]
+        dd_ts, dd = bucket_curve(curve.ts, -100 * drawdown_fraction(curve.equity), max_points)
+        drawdown = _line_panel("drawdown", 150, x_range, "%", [("drawdown", dd_ts, dd,
+                                                                 "#c62828")], fill=True)
+        pos_ts, pos = bucket_curve(curve.ts, curve.position, max_points)
+        position = _line_panel("position", 120, x_range, "contracts",
+                               [("position", pos_ts, pos, "#6a1b9a")], step=True)
+        parts += [equity, drawdown, position]
+    parts.append(Div(text=f"<h2>Trades ({len(data.trades):,})</h2>"
+                          + ("" if data.trades else "<p>No trades.</p>")))
+    if data.trades:
+        parts.append(_trade_table(data))
+    page: str = file_html(column(*parts, sizing_mode="stretch_width"), resources=INLINE,
+                          title=data.title)
+    return _deterministic(page)
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SIMPLE_ID = re.compile(r'"p(\d+)"')
+
+
+def _deterministic(page: str) -> str:
+    """The page with Bokeh's ids (a process-wide counter, and random UUIDs for the document
+    and its root elements) renumbered in order of appearance, so that the same run writes
+    the same bytes. Only the document part after ``<body`` is touched (the inlined library
+    is the same every time)."""
+    cut = page.index("<body")
+    head, body = page[:cut], page[cut:]
+    uuids: dict[str, str] = {}
+    simple: dict[str, str] = {}
+    body = _UUID.sub(lambda m: uuids.setdefault(m.group(0), f"bk-{len(uuids) + 1:04d}"), body)
+    body = _SIMPLE_ID.sub(lambda m: simple.setdefault(m.group(0), f'"p{len(simple) + 1}"'), body)
+    return head + body
