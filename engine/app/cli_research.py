@@ -275,6 +275,7 @@ def _candidates(args: argparse.Namespace, loaded: LoadedConfig, data: Dataset
     """The trials of ``--grid`` as candidates (none without it); invalid ones are listed."""
     from engine.research.search import grid_trials, parse_space, random_trials
     from engine.research.sweep import plan_sweep
+    from engine.research.wf_select import Candidate
 
     if not args.grid:
         if args.random is not None or args.seed is not None:

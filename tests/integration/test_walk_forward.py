@@ -155,7 +155,8 @@ def test_the_folds_of_the_cli_are_the_pure_ones(learned):
     first = msgspec.json.decode((learned / "folds.json").read_bytes())
     assert [r["fold"] for r in first] == [0, 1]
     folds = make_folds(1_498_910_400_000_000_001, 1_571_306_400_000_000_000, 2,
-                       150 * 86_400 * 10**9, 30 * 86_400 * 10**9)
+                       150 * 86_400 * 10**9, 30 * 86_400 * 10**9,
+                       step_ns=3_600 * 10**9)  # the CLI's step: the hourly fast bars
     assert [format_ns(f.test_start) for f in folds] == [r["test_start"] for r in rows]
 
 
