@@ -340,11 +340,22 @@ def _report(args: argparse.Namespace) -> int:
         verb = "applies" if len(unused) == 1 else "apply"
         raise EngineError(f"report {args.run_dir}: {', '.join(unused)} {verb} to 'report rde' "
                           "only; a run directory is reported as it was written")
-    summary = Path(args.run_dir) / "summary.json"
+    run = Path(args.run_dir)
+    summary = run / "summary.json"
     if not summary.is_file():
         raise EngineError(f"{args.run_dir}: expected a backtest run directory with "
                           "summary.json, found none")
     print(format_summary(read_summary(summary)))
+    if (run / "comparison.json").is_file():  # a learned strategy's run: its baselines, gate 1
+        from engine.wiring.compare import format_comparison, read_comparison
+        from replay.train.marl_diagnostics import format_summary as gate_summary
+
+        rows = read_comparison(run / "comparison.json")
+        print("\nthe same period, side by side")
+        print(format_comparison(rows))
+        gate = run / "diagnostics" / "backtest_summary.json"
+        if gate.is_file():
+            print(gate_summary(msgspec.json.decode(gate.read_bytes()), "\ngate 1, out of sample"))
     return 0
 
 

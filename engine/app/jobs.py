@@ -70,6 +70,15 @@ def backtest_job(loaded: LoadedConfig, data_path: Path, out_dir: Path | None = N
     rows, tried = _compare(loaded, data_path, out, artifacts, outcome)
     assert tap is not None
     summary = write_diagnostics(out / "diagnostics", "backtest", tap.rows())
+    html = outcome.files.get("html")
+    if html is not None:  # the comparison and gate 1's funnel at the top of the report
+        from engine.wiring.compare import verdict
+        from replay.report.interactive import insert_section, learned_section
+
+        page = Path(html)
+        section = learned_section(msgspec.to_builtins(rows), verdict(rows), summary)
+        page.write_text(insert_section(page.read_text(encoding="utf-8"), section),
+                        encoding="utf-8")
     return BacktestJob(outcome, out, manifest, rows, tried, summary)
 
 

@@ -27,8 +27,8 @@ from engine.wiring.schema import AppConfig
 from replay.metrics import Metrics
 from replay.metrics.stats import deflated_sharpe_ratio
 
-__all__ = ["CompareRow", "baseline_configs", "baselines", "compare_baselines", "comparison_table",
-           "format_comparison"]
+__all__ = ["CompareRow", "baseline_configs", "baselines", "compare_baselines",
+           "comparison_table", "format_comparison", "read_comparison"]
 
 DSR_NEEDED = 0.95
 
@@ -46,6 +46,13 @@ class CompareRow(msgspec.Struct, frozen=True, kw_only=True):
     profit_factor: float
     psr: float
     dsr: float
+
+
+def read_comparison(path: Path) -> list[CompareRow]:
+    """The rows of a run's ``comparison.json`` (JSON's ``null`` read back as ``nan``)."""
+    raw = msgspec.json.decode(path.read_bytes())
+    return [msgspec.convert({k: math.nan if v is None else v for k, v in row.items()},
+                            CompareRow) for row in raw]
 
 
 def baselines(config: AppConfig) -> tuple[str, ...]:

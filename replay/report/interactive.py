@@ -29,7 +29,8 @@ import numpy as np
 from replay.report.data import EquityCurve, ReportData, drawdown_fraction
 from replay.report.formatting import format_money, format_percent, iso_utc
 
-__all__ = ["PriceBars", "bucket_candles", "bucket_curve", "render_interactive"]
+__all__ = ["PriceBars", "bucket_candles", "bucket_curve", "insert_section", "learned_section",
+           "render_interactive"]
 
 MAX_POINTS = 4_000
 
@@ -238,7 +239,7 @@ def _summary_html(data: ReportData) -> str:
     span = _times([m.start_ts, m.end_ts])
     return (f"<h1>{e(data.title)}</h1><p class='sub'>config {e(data.config_id)}; "
             f"{e(span[0])} to {e(span[1])}</p>"
-            f"<div class='figs'>{cells}</div>"
+            f"<div class='figs'>{cells}</div>{_SLOT}"
             f"<h2>Targets</h2><table class='t'><tr><th>target</th><th>value</th><th>need</th>"
             f"<th>P(true meets)</th><th>result</th></tr>{targets}</table>"
             f"<h2>Fill assumptions</h2><ul>{assumptions}</ul>"
@@ -246,6 +247,7 @@ def _summary_html(data: ReportData) -> str:
             f"costs, counts, intervals)</summary><pre>{full}</pre></details>")
 
 
+_SLOT = "<!--learned-section-->"  # where insert_section puts a learned strategy's figures
 _STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:16px 24px;color:#222}"
           "h1{font-size:1.4em;margin:0}.sub{color:#666;margin:2px 0 12px}"
           ".figs{display:flex;flex-wrap:wrap;gap:8px}.fig{border:1px solid #ddd;"
@@ -317,3 +319,62 @@ def _deterministic(page: str) -> str:
     body = _UUID.sub(lambda m: uuids.setdefault(m.group(0), f"bk-{len(uuids) + 1:04d}"), body)
     body = _SIMPLE_ID.sub(lambda m: simple.setdefault(m.group(0), f'"p{len(simple) + 1}"'), body)
     return head + body
+
+
+def _pct(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.2f}%"
+
+
+def _num(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.2f}"
+
+
+def learned_section(rows: list[dict[str, float | int | str]], verdict: str,
+                    gate: dict[str, object] | None) -> str:
+    """HTML of a learned strategy's run beside its baselines on the same period (rows of
+    ``comparison.json``) with the verdict, and gate 1's out-of-sample funnel and statistics
+    (the diagnostics summary), for the top of its report."""
+    e = html.escape
+    head = ("<tr><th>strategy</th><th>trades</th><th>return</th><th>Sharpe</th>"
+            "<th>Sortino</th><th>max DD</th><th>win</th><th>PF</th><th>PSR</th><th>DSR</th></tr>")
+    body = "".join(
+        f"<tr><td>{e(str(r['strategy']))}</td><td>{r['trades']}</td>"
+        f"<td>{_pct(float(r['total_return']))}</td><td>{_num(float(r['sharpe']))}</td>"
+        f"<td>{_num(float(r['sortino']))}</td><td>{_pct(float(r['max_drawdown']))}</td>"
+        f"<td>{_pct(float(r['win_rate']))}</td><td>{_num(float(r['profit_factor']))}</td>"
+        f"<td>{_num(float(r['psr']))}</td><td>{_num(float(r['dsr']))}</td></tr>" for r in rows)
+    out = [f"<h2>The learned pipeline beside its baselines</h2><table class='t'>{head}{body}"
+           f"</table><p><b>{e(verdict)}</b></p>"]
+    if gate:
+        funnel = gate.get("funnel", {})
+        agree = gate.get("agreement", {})
+        reasons = gate.get("gate1_reasons", {})
+        assert isinstance(funnel, dict) and isinstance(agree, dict) and isinstance(reasons, dict)
+        out.append(
+            "<h2>Gate 1 out of sample</h2><p>setups {s} &rarr; gate 1 {g} &rarr; risk {r} "
+            "&rarr; traded {t}; agreement 0/1/2/3: {a0}/{a1}/{a2}/{a3}; refused by agreement "
+            "only {ao}, confidence only {co}, both {bo} (per-setup figures: "
+            "diagnostics/backtest_setups.csv)</p>".format(
+                s=funnel.get("setups"), g=funnel.get("passed_gate1"),
+                r=funnel.get("passed_risk"), t=funnel.get("traded"), a0=agree.get("0"),
+                a1=agree.get("1"), a2=agree.get("2"), a3=agree.get("3"),
+                ao=reasons.get("agreement_only"), co=reasons.get("confidence_only"),
+                bo=reasons.get("both")))
+    return "<section>" + "".join(out) + "</section>"
+
+
+def _embedded(text: str) -> str:
+    """``text`` as it appears in the page: a JSON string's content, HTML-escaped (how Bokeh
+    embeds its document)."""
+    import msgspec
+
+    return html.escape(msgspec.json.encode(text).decode()[1:-1], quote=False)
+
+
+def insert_section(page: str, section: str) -> str:
+    """``page`` with ``section`` (HTML) under its key figures, inside the page's document
+    (a section outside it would be covered by the layout)."""
+    slot = _embedded(_SLOT)
+    if slot not in page:
+        raise ValueError("insert_section: the page has no slot for a section")
+    return page.replace(slot, _embedded(section), 1)
