@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import msgspec
 import pandas as pd
 
+from engine.app.common import DEFAULT_CONFIG
 from engine.core.config import apply_overrides
 from engine.core.errors import ConfigError
 from engine.wiring.schema import LoadedConfig, load_app_config
@@ -103,7 +104,7 @@ def load_config(config: str | Path | LoadedConfig | None = None, overrides: Over
     if isinstance(config, LoadedConfig):
         loaded = LoadedConfig(apply_overrides(config.config, more), config.path)
     else:
-        path = Path(config) if config is not None else _ROOT / "config" / "btcusd_1h.toml"
+        path = Path(config) if config is not None else _ROOT / DEFAULT_CONFIG
         loaded = load_app_config(path, more)
     configure_logging(loaded.config.logging.json, loaded.config.logging.level)  # as the CLI
     return loaded

@@ -31,6 +31,7 @@ __all__ = [
     "apply_overrides",
     "config_id",
     "decode_config",
+    "explain",
     "load_toml",
 ]
 
@@ -145,20 +146,29 @@ def config_id(config: Config) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def _describe(exc: msgspec.ValidationError, config_type: type) -> str:
+def explain(exc: msgspec.ValidationError, config_type: type) -> tuple[str, str, bool]:
+    """What a ValidationError of ``config_type`` says: the dotted key (with an unknown key's
+    own name), the reason (an unknown key's names the closest known one), and whether the key
+    was unknown."""
     text = str(exc)
     head, sep, where = text.rpartition(" - at `")
     if not sep:
         head, where = text, "$`"
     key = where.rstrip("`").removeprefix("$").lstrip(".")
     unknown = re.match(r"Object contains unknown field `(.+)`", head)
+    if not unknown:
+        return key, head, False
+    name = unknown.group(1)
+    known = _fields_at(config_type, key)
+    hint = difflib.get_close_matches(name, known, n=1)
+    expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of {sorted(known)}"
+    return (f"{key}.{name}" if key else name), f"unknown key; {expected}", True
+
+
+def _describe(exc: msgspec.ValidationError, config_type: type) -> str:
+    key, head, unknown = explain(exc, config_type)
     if unknown:
-        name = unknown.group(1)
-        known = _fields_at(config_type, key)
-        key = f"{key}.{name}" if key else name
-        hint = difflib.get_close_matches(name, known, n=1)
-        expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of {sorted(known)}"
-        return f"key {key!r}: unknown key; {expected}"
+        return f"key {key!r}: {head}"
     if not key and re.match(r"[a-z_][\w.\[\]]*: ", head):
         return head  # a whole-config check already names its key (``backtest.strategy: ...``)
     return f"key {key or '<root>'!r}: {head}"

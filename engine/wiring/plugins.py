@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from engine.core.config import Config
+from engine.core.config import Config, explain
 from engine.core.errors import ConfigError
 from engine.core.strategy import StrategyContext
 
@@ -183,21 +183,9 @@ def _settings(plugin: StrategyPlugin | ComponentPlugin, table: object,
     try:
         return msgspec.convert(table, type=plugin.config_type)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        head, sep, where = text.rpartition(" - at `")
-        if not sep:
-            head, where = text, "$`"
-        key = where.rstrip("`").removeprefix("$").lstrip(".")
-        unknown = re.match(r"Object contains unknown field `(.+)`", head)
-        if unknown:
-            name = unknown.group(1)
-            known = list(plugin.config_type.__struct_fields__)
-            hint = difflib.get_close_matches(name, known, n=1)
-            expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of {known}"
-            raise ConfigError(f"{section}.{plugin.key}.{name}: unknown key; "
-                              f"{expected}") from exc
+        key, reason, _ = explain(exc, plugin.config_type)
         at = f"{section}.{plugin.key}" + (f".{key}" if key else "")
-        raise ConfigError(f"{at}: {head}") from exc
+        raise ConfigError(f"{at}: {reason}") from exc
 
 
 def is_file_spec(spec: str) -> bool:

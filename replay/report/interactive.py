@@ -87,6 +87,10 @@ def _times(ns: list[int]) -> list[str]:
     return iso_utc(np.array(ns, dtype=np.int64))
 
 
+def _num(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.2f}"
+
+
 def _ms(ts: np.ndarray) -> np.ndarray:
     return ts.astype(np.float64) / 1e6  # Bokeh's datetime axis: milliseconds since the epoch
 
@@ -103,12 +107,17 @@ def _figure(title: str, height: int, x_range: object | None, y_label: str) -> ob
     return fig
 
 
-def _price_panel(bars: PriceBars, data: ReportData, max_points: int) -> object:
+def _bar_width(ts: np.ndarray) -> float:
+    """A candle's width on the axis (ms): 70 % of the typical spacing."""
+    return float(np.median(np.diff(ts))) / 1e6 * 0.7 if ts.shape[0] > 1 else 1.0
+
+
+def _price_panel(shown: PriceBars, data: ReportData) -> object:
+    """Candles of the (thinned) bars ``shown`` with the trades."""
     from bokeh.models import ColumnDataSource, HoverTool
 
-    shown = bucket_candles(bars, max_points)
     fig = _figure(f"{data.instrument} {data.timeframe}: price and trades", 420, None, "price")
-    width = (float(np.median(np.diff(shown.ts))) / 1e6 * 0.7) if shown.ts.shape[0] > 1 else 1.0
+    width = _bar_width(shown.ts)
     up = shown.close >= shown.open
     candles = ColumnDataSource({
         "t": _ms(shown.ts), "open": shown.open, "high": shown.high, "low": shown.low,
@@ -214,17 +223,14 @@ def _summary_html(data: ReportData) -> str:
     m = data.metrics
     e = html.escape
     figures = [("total return", format_percent(m.total_return)),
-               ("Sharpe (daily)", f"{m.sharpe:.2f}" if math.isfinite(m.sharpe) else "n/a"),
-               ("Sortino (daily)", f"{m.sortino:.2f}" if math.isfinite(m.sortino) else "n/a"),
+               ("Sharpe (daily)", _num(m.sharpe)), ("Sortino (daily)", _num(m.sortino)),
                ("max drawdown", format_percent(m.max_drawdown)),
                ("trades", f"{m.trades:,}"),
                ("win rate", format_percent(m.win_rate) if math.isfinite(m.win_rate) else "n/a"),
-               ("profit factor",
-                f"{m.profit_factor:.2f}" if math.isfinite(m.profit_factor) else "n/a"),
+               ("profit factor", _num(m.profit_factor)),
                ("expectancy", format_money(m.expectancy_usd) if math.isfinite(m.expectancy_usd)
                 else "n/a"),
-               ("PSR", f"{m.probabilistic_sharpe:.2f}"
-                if math.isfinite(m.probabilistic_sharpe) else "n/a")]
+               ("PSR", _num(m.probabilistic_sharpe))]
     cells = "".join(f"<div class='fig'><span>{e(k)}</span><b>{e(v)}</b></div>"
                     for k, v in figures)
     targets = "".join(
@@ -269,14 +275,12 @@ def render_interactive(data: ReportData, curve: EquityCurve, prices: PriceBars |
     parts: list[object] = [Div(text=_STYLE + _summary_html(data), sizing_mode="stretch_width")]
     x_range = None
     if prices is not None and prices.ts.shape[0]:
-        price = _price_panel(prices, data, max_points)
+        shown = bucket_candles(prices, max_points)
+        price = _price_panel(shown, data)
         x_range = price.x_range  # type: ignore[attr-defined]
         parts.append(price)
-        shown = bucket_candles(prices, max_points)
-        width = (float(np.median(np.diff(shown.ts))) / 1e6 * 0.7
-                 if shown.ts.shape[0] > 1 else 1.0)
         volume = _figure("volume", 120, x_range, "volume")
-        volume.vbar(_ms(shown.ts), width, shown.volume,  # type: ignore[attr-defined]
+        volume.vbar(_ms(shown.ts), _bar_width(shown.ts), shown.volume,  # type: ignore[attr-defined]
                     color="#90a4ae")
         parts.append(volume)
     if curve.ts.shape[0]:
@@ -321,14 +325,6 @@ def _deterministic(page: str) -> str:
     return head + body
 
 
-def _pct(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{100 * x:.2f}%"
-
-
-def _num(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.2f}"
-
-
 def learned_section(rows: list[dict[str, float | int | str]], verdict: str,
                     gate: dict[str, object] | None) -> str:
     """HTML of a learned strategy's run beside its baselines on the same period (rows of
@@ -339,9 +335,9 @@ def learned_section(rows: list[dict[str, float | int | str]], verdict: str,
             "<th>Sortino</th><th>max DD</th><th>win</th><th>PF</th><th>PSR</th><th>DSR</th></tr>")
     body = "".join(
         f"<tr><td>{e(str(r['strategy']))}</td><td>{r['trades']}</td>"
-        f"<td>{_pct(float(r['total_return']))}</td><td>{_num(float(r['sharpe']))}</td>"
-        f"<td>{_num(float(r['sortino']))}</td><td>{_pct(float(r['max_drawdown']))}</td>"
-        f"<td>{_pct(float(r['win_rate']))}</td><td>{_num(float(r['profit_factor']))}</td>"
+        f"<td>{format_percent(float(r['total_return']))}</td><td>{_num(float(r['sharpe']))}</td>"
+        f"<td>{_num(float(r['sortino']))}</td><td>{format_percent(float(r['max_drawdown']))}</td>"
+        f"<td>{format_percent(float(r['win_rate']))}</td><td>{_num(float(r['profit_factor']))}</td>"
         f"<td>{_num(float(r['psr']))}</td><td>{_num(float(r['dsr']))}</td></tr>" for r in rows)
     out = [f"<h2>The learned pipeline beside its baselines</h2><table class='t'>{head}{body}"
            f"</table><p><b>{e(verdict)}</b></p>"]
