@@ -384,6 +384,8 @@ class TradeClosed(Event, frozen=True, kw_only=True, tag=True, gc=False):
     the initial risk (entry price to stop level, times quantity and point value) and ``None``
     when the position had no stop. ``mae_points``/``mfe_points`` are the worst and best
     excursion per contract while the position was open (negative and positive numbers).
+    ``stop_price``/``target_price`` are the position's bracket levels when it closed
+    (``None``: it had none).
     """
 
     instrument: str
@@ -407,6 +409,8 @@ class TradeClosed(Event, frozen=True, kw_only=True, tag=True, gc=False):
     mae_points: float
     mfe_points: float
     tag: str = ""
+    stop_price: float | None = None
+    target_price: float | None = None
 
 
 class OrderRejected(Event, frozen=True, kw_only=True, tag=True, gc=False):

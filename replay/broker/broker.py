@@ -193,7 +193,10 @@ class SimulatedBroker:
         if self._closes is not None:
             self._closes.set_state(snap.next_close)
         if snap.ledger_i:
-            floats = np.array(snap.ledger_f, dtype=np.float64).reshape(-1, layout.OUT_F)
+            floats = np.array(snap.ledger_f, dtype=np.float64).reshape(len(snap.ledger_i), -1)
+            if floats.shape[1] < layout.OUT_F:  # a snapshot from before the stop/target columns
+                floats = np.pad(floats, ((0, 0), (0, layout.OUT_F - floats.shape[1])),
+                                constant_values=np.nan)
             self._ledger.append(_Block(floats, np.array(snap.ledger_i, dtype=np.int64), None))
 
     def fork(self, intrabar: Literal["pessimistic", "optimistic"]) -> SimulatedBroker:
@@ -420,7 +423,7 @@ class SimulatedBroker:
                     reason=reasons[ri[5]],  # type: ignore[arg-type]
                     commission_usd=rf[1], slippage_usd=rf[2], position_after=ri[6]))
             elif kind == kind_trade:
-                r = rf[7]
+                r, stop, target = rf[7], rf[10], rf[11]
                 events.append(TradeClosed(
                     ts_event=ts, ts_init=ts, instrument=symbol, strategy=strategy,
                     trade_id=ri[7], order_id=ri[1], direction="long" if ri[3] > 0 else "short",
@@ -428,7 +431,9 @@ class SimulatedBroker:
                     exit_price=rf[0], exit_reason=reasons[ri[5]],  # type: ignore[arg-type]
                     pnl_points=rf[4], gross_pnl_usd=rf[5], commission_usd=rf[1],
                     slippage_usd=rf[2], pnl_usd=rf[6], r_multiple=None if r != r else r,
-                    bars_held=ri[9], mae_points=rf[8], mfe_points=rf[9], tag=tags[ri[10]]))
+                    bars_held=ri[9], mae_points=rf[8], mfe_points=rf[9], tag=tags[ri[10]],
+                    stop_price=None if stop != stop else stop,
+                    target_price=None if target != target else target))
             else:
                 events.append(OrderRejected(ts_event=ts, ts_init=ts, instrument=symbol,
                                             strategy=strategy, order_id=ri[1],

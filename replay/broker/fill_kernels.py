@@ -112,7 +112,9 @@ O_PNL = 6
 O_R = 7
 O_MAE = 8
 O_MFE = 9
-OUT_F = 10
+O_STOP = 10  # the position's stop level when it closed (nan: none)
+O_TARGET = 11
+OUT_F = 12
 
 KIND_FILL = 0
 KIND_TRADE = 1
@@ -224,6 +226,8 @@ def _close_part(fstate: Floats, istate: Ints, out_f: Floats, out_i: Ints, qty: i
     out_f[k, O_R] = pnl / (risk * qty * pv) if risk > 0.0 else np.nan
     out_f[k, O_MAE] = mae
     out_f[k, O_MFE] = mfe
+    out_f[k, O_STOP] = fstate[F_STOP]
+    out_f[k, O_TARGET] = fstate[F_TARGET]
     istate[I_N_OUT] = k + 1
     istate[I_POS] = pos - direction * qty
     if istate[I_POS] == 0:

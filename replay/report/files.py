@@ -24,7 +24,7 @@ from engine.core.backtest_config import ReportConfig
 from engine.core.events import TradeClosed
 from replay.report.data import EquityCurve, ReportData, drawdown_fraction
 from replay.report.formatting import exact_float, iso_utc
-from replay.report.interactive import PriceBars, render_interactive
+from replay.report.interactive import PageExtras, PriceBars, render_interactive
 
 __all__ = [
     "EQUITY_COLUMNS",
@@ -223,6 +223,7 @@ def _write_equity_parquet(path: Path, equity: EquityCurve) -> None:
 def write_report(
     out_dir: Path, data: ReportData, equity: EquityCurve, config: ReportConfig,
     prices: PriceBars | None = None, benchmark: np.ndarray | None = None,
+    extras: PageExtras | None = None,
 ) -> dict[str, Path]:
     """Write a backtest's report files into ``out_dir`` (created if missing).
 
@@ -239,6 +240,9 @@ def write_report(
     prices, benchmark
         The evaluated bars and buy-and-hold's equity at their closes, for the interactive
         ``report.html`` (:mod:`replay.report.interactive`); without them it has no price panel.
+    extras
+        What the strategy or a research run adds to ``report.html``: indicator lines and
+        zones over the candles, shaded windows, timeline panels, an HTML section.
 
     Returns
     -------
@@ -277,5 +281,6 @@ def write_report(
     if config.html:
         written["html"] = out_dir / "report.html"
         written["html"].write_bytes(
-            render_interactive(data, curve, prices, benchmark).encode("utf-8"))
+            render_interactive(data, curve, prices, benchmark,
+                               extras=extras).encode("utf-8"))
     return written

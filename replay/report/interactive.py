@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -29,8 +30,8 @@ import numpy as np
 from replay.report.data import EquityCurve, ReportData, drawdown_fraction
 from replay.report.formatting import format_money, format_percent, iso_utc
 
-__all__ = ["PriceBars", "bucket_candles", "bucket_curve", "insert_section", "learned_section",
-           "render_interactive"]
+__all__ = ["Band", "Line", "PageExtras", "PriceBars", "Timeline", "Zone", "bucket_candles",
+           "bucket_curve", "insert_section", "learned_section", "render_interactive"]
 
 MAX_POINTS = 4_000
 
@@ -44,6 +45,62 @@ class PriceBars(NamedTuple):
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+
+
+class Line(NamedTuple):
+    """A series over time: an indicator drawn over the candles, or one line of a timeline
+    panel (``ts`` ns ascending; ``nan`` values leave a gap)."""
+
+    name: str
+    ts: np.ndarray
+    values: np.ndarray
+    color: str
+    dash: str = "solid"
+
+
+class Zone(NamedTuple):
+    """A price zone over a time span (a fair value gap from its creation to its mitigation
+    or the end), drawn as a translucent box over the candles."""
+
+    name: str
+    start: int
+    end: int
+    low: float
+    high: float
+    color: str
+
+
+class Band(NamedTuple):
+    """A time window shaded on every time panel, with its label (a walk-forward fold's test
+    window)."""
+
+    start: int
+    end: int
+    label: str
+
+
+class Timeline(NamedTuple):
+    """A panel of lines under the equity panels on the same time axis (the regime vector,
+    the gate's per-setup figures)."""
+
+    title: str
+    y_label: str
+    lines: list[Line]
+    height: int = 180
+    markers: bool = False  # points (one value per setup) instead of lines
+
+
+@dataclass(frozen=True)
+class PageExtras:
+    """What a strategy or a research run adds to the page: ``lines`` and ``zones`` over the
+    candles, ``bands`` on every time panel, ``timelines`` under the position panel, and
+    ``section`` (HTML) under the key figures."""
+
+    lines: list[Line] = field(default_factory=list)
+    zones: list[Zone] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+    timelines: list[Timeline] = field(default_factory=list)
+    section: str = ""
 
 
 def _edges(n: int, max_points: int) -> np.ndarray:
@@ -112,11 +169,14 @@ def _bar_width(ts: np.ndarray) -> float:
     return float(np.median(np.diff(ts))) / 1e6 * 0.7 if ts.shape[0] > 1 else 1.0
 
 
-def _price_panel(shown: PriceBars, data: ReportData) -> object:
-    """Candles of the (thinned) bars ``shown`` with the trades."""
+def _price_panel(shown: PriceBars, data: ReportData, extras: PageExtras, max_points: int
+                 ) -> object:
+    """Candles of the (thinned) bars ``shown`` with the strategy's indicator lines and zones,
+    and the trades with their stop and target levels."""
     from bokeh.models import ColumnDataSource, HoverTool
 
-    fig = _figure(f"{data.instrument} {data.timeframe}: price and trades", 420, None, "price")
+    fig = _figure(f"{data.instrument} {data.timeframe}: price, indicators and trades", 460,
+                  None, "price")
     width = _bar_width(shown.ts)
     up = shown.close >= shown.open
     candles = ColumnDataSource({
@@ -125,39 +185,85 @@ def _price_panel(shown: PriceBars, data: ReportData) -> object:
         "bottom": np.minimum(shown.open, shown.close),
         "color": np.where(up, "#26a69a", "#ef5350")})
     fig.segment("t", "high", "t", "low", source=candles, color="color")
-    fig.vbar("t", width, "top", "bottom", source=candles, fill_color="color",
-             line_color="color")
-    trades = data.trades
-    if trades:
-        win = ["#1b9e3a" if t.pnl_usd > 0 else "#c62828" for t in trades]
-        source = ColumnDataSource({
-            "entry_t": _ms(np.array([t.ts_entry for t in trades], dtype=np.int64)),
-            "exit_t": _ms(np.array([t.ts_exit for t in trades], dtype=np.int64)),
-            "entry": [t.entry_price for t in trades], "exit": [t.exit_price for t in trades],
-            "marker": ["triangle" if t.direction == "long" else "inverted_triangle"
-                       for t in trades],
-            "color": win, "id": [t.trade_id for t in trades],
-            "side": [t.direction for t in trades], "qty": [t.quantity for t in trades],
-            "pnl": [round(t.pnl_usd, 2) for t in trades],
-            "r": ["" if t.r_multiple is None else f"{t.r_multiple:.2f}" for t in trades],
-            "reason": [t.exit_reason for t in trades], "tag": [t.tag for t in trades],
-            "entry_time": _times([t.ts_entry for t in trades]),
-            "exit_time": _times([t.ts_exit for t in trades])})
-        fig.segment("entry_t", "entry", "exit_t", "exit", source=source, color="color",
-                    line_dash="dashed", line_width=1.5)
-        entries = fig.scatter("entry_t", "entry", source=source, marker="marker", size=11,
-                              fill_color="color", line_color="black")
-        fig.scatter("exit_t", "exit", source=source, marker="x", size=9, color="color",
-                    line_width=2)
-        fig.add_tools(HoverTool(renderers=[entries], tooltips=[
-            ("trade", "@id @side @qty"), ("entry", "@entry_time  @entry{0,0.00}"),
-            ("exit", "@exit_time  @exit{0,0.00} (@reason)"), ("P&L", "$@pnl{0,0.00}"),
-            ("R", "@r"), ("setup", "@tag")]))
-    fig.add_tools(HoverTool(renderers=[fig.renderers[1]], tooltips=[
+    bodies = fig.vbar("t", width, "top", "bottom", source=candles, fill_color="color",
+                      line_color="color")
+    _zones(fig, extras.zones)
+    for line in extras.lines:
+        ts, values = _thin_line(line, max_points)
+        fig.line(_ms(ts), values, color=line.color, line_width=1.4, line_dash=line.dash,
+                 legend_label=line.name, alpha=0.9)
+    if data.trades:
+        _trades(fig, data)
+    fig.add_tools(HoverTool(renderers=[bodies], tooltips=[
         ("close", "@t{%F %H:%M}"), ("O H L C", "@open{0,0.00} @high{0,0.00} @low{0,0.00} "
                                              "@close{0,0.00}")],
         formatters={"@t": "datetime"}, mode="vline"))
+    if fig.legend:
+        fig.legend.location = "top_left"
+        fig.legend.click_policy = "hide"
+        fig.legend.orientation = "horizontal"
+        fig.legend.background_fill_alpha = 0.6
     return fig
+
+
+def _zones(fig: object, zones: list[Zone]) -> None:
+    """Zones as translucent boxes, one renderer per name (so the legend can hide them)."""
+    from bokeh.models import ColumnDataSource
+
+    for name in dict.fromkeys(z.name for z in zones):
+        mine = [z for z in zones if z.name == name]
+        source = ColumnDataSource({
+            "left": [z.start / 1e6 for z in mine], "right": [z.end / 1e6 for z in mine],
+            "bottom": [z.low for z in mine], "top": [z.high for z in mine],
+            "color": [z.color for z in mine]})
+        fig.quad(left="left", right="right", bottom="bottom", top="top",  # type: ignore[attr-defined]
+                 source=source, fill_color="color", fill_alpha=0.18, line_alpha=0,
+                 legend_label=name)
+
+
+def _level(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _trades(fig: object, data: ReportData) -> None:
+    """Entries (triangles), exits (crosses), a dashed line between them, and each trade's
+    stop (red) and target (green) level from entry to exit."""
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    trades = data.trades
+    win = ["#1b9e3a" if t.pnl_usd > 0 else "#c62828" for t in trades]
+    source = ColumnDataSource({
+        "entry_t": _ms(np.array([t.ts_entry for t in trades], dtype=np.int64)),
+        "exit_t": _ms(np.array([t.ts_exit for t in trades], dtype=np.int64)),
+        "entry": [t.entry_price for t in trades], "exit": [t.exit_price for t in trades],
+        "stop": [_level(t.stop_price) for t in trades],
+        "target": [_level(t.target_price) for t in trades],
+        "marker": ["triangle" if t.direction == "long" else "inverted_triangle"
+                   for t in trades],
+        "color": win, "id": [t.trade_id for t in trades],
+        "side": [t.direction for t in trades], "qty": [t.quantity for t in trades],
+        "pnl": [round(t.pnl_usd, 2) for t in trades],
+        "r": ["" if t.r_multiple is None else f"{t.r_multiple:.2f}" for t in trades],
+        "reason": [t.exit_reason for t in trades], "tag": [t.tag for t in trades],
+        "entry_time": _times([t.ts_entry for t in trades]),
+        "exit_time": _times([t.ts_exit for t in trades])})
+    if any(t.stop_price is not None for t in trades):
+        fig.segment("entry_t", "stop", "exit_t", "stop", source=source,  # type: ignore[attr-defined]
+                    color="#e53935", line_width=2, alpha=0.8, legend_label="stop")
+    if any(t.target_price is not None for t in trades):
+        fig.segment("entry_t", "target", "exit_t", "target", source=source,  # type: ignore[attr-defined]
+                    color="#43a047", line_width=2, alpha=0.8, legend_label="target")
+    fig.segment("entry_t", "entry", "exit_t", "exit", source=source,  # type: ignore[attr-defined]
+                color="color", line_dash="dashed", line_width=1.5)
+    entries = fig.scatter("entry_t", "entry", source=source,  # type: ignore[attr-defined]
+                          marker="marker", size=11, fill_color="color", line_color="black")
+    fig.scatter("exit_t", "exit", source=source, marker="x", size=9,  # type: ignore[attr-defined]
+                color="color", line_width=2)
+    fig.add_tools(HoverTool(renderers=[entries], tooltips=[  # type: ignore[attr-defined]
+        ("trade", "@id @side @qty"), ("entry", "@entry_time  @entry{0,0.00}"),
+        ("exit", "@exit_time  @exit{0,0.00} (@reason)"),
+        ("stop / target", "@stop{0,0.00} / @target{0,0.00}"), ("P&L", "$@pnl{0,0.00}"),
+        ("R", "@r"), ("setup", "@tag")]))
 
 
 def _line_panel(title: str, height: int, x_range: object, y_label: str,
@@ -188,8 +294,41 @@ def _line_panel(title: str, height: int, x_range: object, y_label: str,
     return fig
 
 
-def _trade_table(data: ReportData) -> object:
-    from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
+_FILTER_JS = """
+const side = side_select.value, result = result_select.value, reason = reason_select.value;
+const tag = tag_input.value.trim().toLowerCase();
+const d = source.data, n = d.id.length, keep = new Array(n);
+let shown = 0;
+for (let i = 0; i < n; i++) {
+  keep[i] = (side === "all" || d.side[i] === side)
+    && (result === "all" || (result === "win" ? d.pnl[i] > 0 : d.pnl[i] <= 0))
+    && (reason === "all" || d.reason[i] === reason)
+    && (tag === "" || String(d.tag[i]).toLowerCase().includes(tag));
+  if (keep[i]) shown++;
+}
+filter.booleans = keep;
+source.change.emit();
+count.text = `showing ${shown.toLocaleString()} of ${n.toLocaleString()} trades`;
+"""
+
+
+def _trade_table(data: ReportData) -> list[object]:
+    """Filters (side, win or loss, exit reason, setup text) above a sortable, scrolling
+    table of every trade; the table renders only the visible rows, so thousands stay
+    quick."""
+    from bokeh.layouts import row
+    from bokeh.models import (
+        BooleanFilter,
+        CDSView,
+        ColumnDataSource,
+        CustomJS,
+        DataTable,
+        Div,
+        NumberFormatter,
+        Select,
+        TableColumn,
+        TextInput,
+    )
 
     trades = data.trades
     source = ColumnDataSource({
@@ -199,6 +338,8 @@ def _trade_table(data: ReportData) -> object:
         "entry": [t.entry_price for t in trades],
         "exit_time": _times([t.ts_exit for t in trades]),
         "exit": [t.exit_price for t in trades], "reason": [t.exit_reason for t in trades],
+        "stop": [_level(t.stop_price) for t in trades],
+        "target": [_level(t.target_price) for t in trades],
         "pnl": [t.pnl_usd for t in trades],
         "r": [math.nan if t.r_multiple is None else t.r_multiple for t in trades],
         "bars": [t.bars_held for t in trades], "tag": [t.tag for t in trades]})
@@ -211,12 +352,29 @@ def _trade_table(data: ReportData) -> object:
                TableColumn(field="exit_time", title="exit (UTC)"),
                TableColumn(field="exit", title="exit", formatter=money),
                TableColumn(field="reason", title="exit reason"),
+               TableColumn(field="stop", title="stop", formatter=money),
+               TableColumn(field="target", title="target", formatter=money),
                TableColumn(field="pnl", title="P&L USD", formatter=money),
                TableColumn(field="r", title="R", formatter=NumberFormatter(format="0.00")),
                TableColumn(field="bars", title="bars"),
                TableColumn(field="tag", title="setup")]
-    return DataTable(source=source, columns=columns, height=min(420, 28 + 25 * len(trades)),
-                     sizing_mode="stretch_width", sortable=True, index_position=None)
+    view = CDSView(filter=BooleanFilter([True] * len(trades)))
+    table = DataTable(source=source, view=view, columns=columns,
+                      height=min(420, 28 + 25 * len(trades)), sizing_mode="stretch_width",
+                      sortable=True, index_position=None)
+    side = Select(title="side", value="all", options=["all", "long", "short"], width=110)
+    result = Select(title="result", value="all", options=["all", "win", "loss"], width=110)
+    reasons = sorted({t.exit_reason for t in trades})
+    reason = Select(title="exit reason", value="all", options=["all", *reasons], width=130)
+    tag = TextInput(title="setup contains", value="", width=160)
+    count = Div(text=f"showing {len(trades):,} of {len(trades):,} trades")
+    code = CustomJS(args={"source": source, "filter": view.filter, "side_select": side,
+                          "result_select": result, "reason_select": reason,
+                          "tag_input": tag, "count": count}, code=_FILTER_JS)
+    for widget in (side, result, reason):
+        widget.js_on_change("value", code)
+    tag.js_on_change("value_input", code)
+    return [row(side, result, reason, tag, count), table]
 
 
 def _summary_html(data: ReportData) -> str:
@@ -263,26 +421,29 @@ _STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:16px 24px;color:#
 
 
 def render_interactive(data: ReportData, curve: EquityCurve, prices: PriceBars | None = None,
-                       benchmark: np.ndarray | None = None, max_points: int = MAX_POINTS
-                       ) -> str:
+                       benchmark: np.ndarray | None = None, max_points: int = MAX_POINTS,
+                       extras: PageExtras | None = None) -> str:
     """The page of the module docstring. ``prices``: the evaluated bars (no price panel
-    without them); ``benchmark``: buy-and-hold equity at ``prices``' closes."""
+    without them); ``benchmark``: buy-and-hold equity at ``prices``' closes; ``extras``:
+    overlays, bands, timelines and a section (:class:`PageExtras`)."""
     from bokeh.embed import file_html
     from bokeh.layouts import column
     from bokeh.models import Div
     from bokeh.resources import INLINE
 
-    parts: list[object] = [Div(text=_STYLE + _summary_html(data), sizing_mode="stretch_width")]
+    extras = extras or PageExtras()
+    summary = _summary_html(data).replace(_SLOT, extras.section + _SLOT, 1)
+    parts: list[object] = [Div(text=_STYLE + summary, sizing_mode="stretch_width")]
+    panels: list[object] = []
     x_range = None
     if prices is not None and prices.ts.shape[0]:
         shown = bucket_candles(prices, max_points)
-        price = _price_panel(shown, data)
+        price = _price_panel(shown, data, extras, max_points)
         x_range = price.x_range  # type: ignore[attr-defined]
-        parts.append(price)
         volume = _figure("volume", 120, x_range, "volume")
         volume.vbar(_ms(shown.ts), _bar_width(shown.ts), shown.volume,  # type: ignore[attr-defined]
                     color="#90a4ae")
-        parts.append(volume)
+        panels += [price, volume]
     if curve.ts.shape[0]:
         eq_ts, eq = bucket_curve(curve.ts, curve.equity, max_points)
         series = [("strategy", eq_ts, eq, "#1565c0")]
@@ -297,14 +458,73 @@ def render_interactive(data: ReportData, curve: EquityCurve, prices: PriceBars |
         pos_ts, pos = bucket_curve(curve.ts, curve.position, max_points)
         position = _line_panel("position", 120, x_range, "contracts",
                                [("position", pos_ts, pos, "#6a1b9a")], step=True)
-        parts += [equity, drawdown, position]
+        panels += [equity, drawdown, position]
+    for timeline in extras.timelines:
+        panel = _timeline_panel(timeline, x_range, max_points)
+        x_range = x_range or panel.x_range  # type: ignore[attr-defined]
+        panels.append(panel)
+    for panel in panels:
+        _shade(panel, extras.bands)
+    parts += panels
     parts.append(Div(text=f"<h2>Trades ({len(data.trades):,})</h2>"
                           + ("" if data.trades else "<p>No trades.</p>")))
     if data.trades:
-        parts.append(_trade_table(data))
+        parts += _trade_table(data)
     page: str = file_html(column(*parts, sizing_mode="stretch_width"), resources=INLINE,
                           title=data.title)
     return _deterministic(page)
+
+
+_BAND_COLORS = ("#fff3e0", "#e3f2fd")
+
+
+def _shade(fig: object, bands: list[Band]) -> None:
+    """``bands`` as alternating shaded boxes on ``fig``, each labelled at its left edge."""
+    from bokeh.models import BoxAnnotation, Label
+
+    for k, band in enumerate(bands):
+        fig.add_layout(BoxAnnotation(  # type: ignore[attr-defined]
+            left=band.start / 1e6, right=band.end / 1e6, fill_alpha=0.5, level="underlay",
+            fill_color=_BAND_COLORS[k % 2], line_color="#bdbdbd", line_alpha=0.8,
+            line_dash="dotted"))
+        fig.add_layout(Label(  # type: ignore[attr-defined]
+            x=band.start / 1e6, y=4, x_units="data", y_units="screen", text=band.label,
+            text_font_size="10px", text_color="#616161", x_offset=3))
+
+
+def _timeline_panel(timeline: Timeline, x_range: object | None, max_points: int) -> object:
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    fig = _figure(timeline.title, timeline.height, x_range, timeline.y_label)
+    for line in timeline.lines:
+        ts, values = (line.ts, line.values) if timeline.markers else _thin_line(line, max_points)
+        source = ColumnDataSource({"t": _ms(ts), "v": values})
+        if timeline.markers:
+            drawn = fig.scatter("t", "v", source=source, size=6, color=line.color,  # type: ignore[attr-defined]
+                                legend_label=line.name)
+        else:
+            drawn = fig.line("t", "v", source=source, color=line.color, line_width=1.3,  # type: ignore[attr-defined]
+                             line_dash=line.dash, legend_label=line.name)
+        fig.add_tools(HoverTool(renderers=[drawn], tooltips=[  # type: ignore[attr-defined]
+            (line.name, "@v{0,0.000}"), ("time", "@t{%F %H:%M}")],
+            formatters={"@t": "datetime"}))
+    if timeline.lines:
+        fig.legend.location = "top_left"  # type: ignore[attr-defined]
+        fig.legend.click_policy = "hide"  # type: ignore[attr-defined]
+        fig.legend.orientation = "horizontal"  # type: ignore[attr-defined]
+    return fig
+
+
+def _thin_line(line: Line, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A line thinned like the equity curve; each run of gaps (``nan``) stays a gap."""
+    finite = np.isfinite(line.values)
+    if finite.all():
+        return bucket_curve(line.ts, line.values, max_points)
+    ts, values = bucket_curve(line.ts[finite], line.values[finite], max_points)
+    gaps = np.flatnonzero(~finite & ~np.concatenate(([False], ~finite[:-1])))
+    order = np.argsort(np.concatenate((ts, line.ts[gaps])), kind="stable")
+    return (np.concatenate((ts, line.ts[gaps]))[order],
+            np.concatenate((values, np.full(gaps.shape[0], np.nan)))[order])
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

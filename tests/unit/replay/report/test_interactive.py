@@ -64,6 +64,6 @@ def test_the_page_is_offline_complete_and_escaped(data_factory, equity):
     assert html.escape("<script>alert('x')</script>") in page
     assert all(html.escape(sentence) in page for sentence in data.assumptions)
     assert f"Trades ({len(data.trades):,})" in page
-    for name in ("price and trades", "volume", "equity", "drawdown", "position",
+    for name in ("price, indicators and trades", "volume", "equity", "drawdown", "position",
                  "buy and hold (1 contract, no costs)"):
         assert name in page
