@@ -62,7 +62,8 @@ def backtest_job(loaded: LoadedConfig, data_path: Path, out_dir: Path | None = N
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     tap = _gate_tap(loaded, artifacts) if gated else None
     outcome = backtest_file(cfg, data_path, out, path=path, progress=progress,
-                            artifacts=artifacts, tap=None if tap is None else tap.on_event)
+                            artifacts=artifacts, tap=None if tap is None else tap.on_event,
+                            page=None if tap is None else lambda: _gate_page(tap))
     if not gated:
         return BacktestJob(outcome, out, manifest)
     from replay.train.marl_diagnostics import write_diagnostics
@@ -80,6 +81,14 @@ def backtest_job(loaded: LoadedConfig, data_path: Path, out_dir: Path | None = N
         page.write_text(insert_section(page.read_text(encoding="utf-8"), section),
                         encoding="utf-8")
     return BacktestJob(outcome, out, manifest, rows, tried, summary)
+
+
+def _gate_page(tap: Any) -> Any:
+    """The gate's per-setup timeline for the report."""
+    from replay.report.interactive import PageExtras
+    from replay.train.gate_chart import gate_timeline
+
+    return PageExtras(timelines=gate_timeline(tap.rows()))
 
 
 def _gate_tap(loaded: LoadedConfig, artifacts: Artifacts) -> Any:

@@ -22,7 +22,8 @@ from engine.core.events import Event, TradeClosed
 from engine.core.progress import Progress, estimate_rows
 from engine.wiring.artifacts import Artifacts, evaluation_start
 from engine.wiring.backtest import BacktestRun, Path_, run_backtest
-from engine.wiring.build import execution_timeframe, uses_models
+from engine.wiring.build import build_strategy, execution_timeframe, uses_models
+from engine.wiring.chart import ChartRecorder, chart_indicators
 from engine.wiring.pipeline import build_replay_pipeline
 from engine.wiring.schema import AppConfig
 from replay.broker import Marks
@@ -36,7 +37,7 @@ from replay.metrics import (
     trading_day,
 )
 from replay.report import CostTotals, EquityCurve, ReportData, write_report
-from replay.report.interactive import PriceBars
+from replay.report.interactive import PageExtras, PriceBars
 
 __all__ = ["BacktestOutcome", "EquityCurves", "backtest_file", "fill_assumptions", "summarise",
            "trade_metrics"]
@@ -108,15 +109,17 @@ def _since(marks: Marks, start_ns: int) -> Marks:
 
 def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_ = "bus",
                   progress: bool | None = None, artifacts: Artifacts | None = None,
-                  start_ns: int | None = None, tap: Callable[[Event], None] | None = None
-                  ) -> BacktestOutcome:
+                  start_ns: int | None = None, tap: Callable[[Event], None] | None = None,
+                  page: Callable[[], PageExtras] | None = None) -> BacktestOutcome:
     """Backtest ``data_path`` with ``config``; write the report into ``out_dir``.
 
     ``progress`` shows a progress bar (``None``: only on a terminal). ``artifacts``: the
     fitted models the config names (a learned strategy needs them; ``backtest.start = "auto"``
     reads their periods). Trading and the metrics start at :func:`evaluation_start`, or at
     ``start_ns`` when given (a baseline measured over another run's period). ``tap`` sees
-    every event the bus delivers (the learned run's diagnostics).
+    every event the bus delivers (the learned run's diagnostics). ``report.html`` draws the
+    strategy's indicators (:class:`~engine.wiring.chart.ChartRecorder`, bus path) and what
+    ``page()`` returns after the run (the learned run's gate timeline).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if start_ns is None:
@@ -125,6 +128,9 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
     curves = EquityCurves(config, keep_curve=True, start_ns=start_ns)
     bar = Progress(estimate_rows(data_path), "backtest", enabled=progress)
     prices: list[BarChunk] = []  # the evaluated input bars, for the report's price panel
+    chart = (ChartRecorder(config.instrument, start_ns, chart_indicators(build_strategy(config)))
+             if config.backtest.report.html and path == "bus" else None)
+    taps = [t for t in (tap, None if chart is None else chart.on_event) if t is not None]
 
     def advance(chunk: BarChunk | TickChunk) -> None:
         last = chunk.ts_close if isinstance(chunk, BarChunk) else chunk.ts
@@ -136,16 +142,36 @@ def backtest_file(config: AppConfig, data_path: Path, out_dir: Path, path: Path_
 
     try:
         run = run_backtest(config, pipeline.chunks(), path=path, on_marks=curves,
-                           on_chunk=advance, artifacts=artifacts, start_ns=start_ns, tap=tap)
+                           on_chunk=advance, artifacts=artifacts, start_ns=start_ns,
+                           tap=_joined_taps(taps))
     finally:
         bar.close()
         pipeline.rejects.close()
     counts = {"input_rows": run.input_rows, "rejected_rows": pipeline.rejects.total_rejected,
               "repaired_rows": pipeline.rejects.rows_repaired}
     data = summarise(run, curves.run, curves.bound, counts, start_ns, artifacts)
+    extras = chart.extras() if chart is not None else PageExtras()
+    if page is not None:
+        extras = _merged(extras, page())
     files = write_report(out_dir, data, curves.curve(), config.backtest.report,
-                         *_price_bars(prices, config))
+                         *_price_bars(prices, config), extras=extras)
     return BacktestOutcome(data=data, files={k: str(v) for k, v in files.items()})
+
+
+def _joined_taps(taps: list[Callable[[Event], None]]) -> Callable[[Event], None] | None:
+    if len(taps) < 2:
+        return taps[0] if taps else None
+    first, second = taps
+
+    def both(event: Event) -> None:
+        first(event)
+        second(event)
+    return both
+
+
+def _merged(a: PageExtras, b: PageExtras) -> PageExtras:
+    return PageExtras(lines=a.lines + b.lines, zones=a.zones + b.zones, bands=a.bands + b.bands,
+                      timelines=a.timelines + b.timelines, section=a.section + b.section)
 
 
 def _price_bars(chunks: list[BarChunk], config: AppConfig

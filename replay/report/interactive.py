@@ -56,6 +56,7 @@ class Line(NamedTuple):
     values: np.ndarray
     color: str
     dash: str = "solid"
+    labels: list[str] | None = None  # a hover text per point (a timeline's markers)
 
 
 class Zone(NamedTuple):
@@ -498,16 +499,20 @@ def _timeline_panel(timeline: Timeline, x_range: object | None, max_points: int)
     fig = _figure(timeline.title, timeline.height, x_range, timeline.y_label)
     for line in timeline.lines:
         ts, values = (line.ts, line.values) if timeline.markers else _thin_line(line, max_points)
-        source = ColumnDataSource({"t": _ms(ts), "v": values})
+        columns = {"t": _ms(ts), "v": values}
+        tips = [(line.name, "@v{0,0.000}"), ("time", "@t{%F %H:%M}")]
+        if timeline.markers and line.labels is not None:
+            columns["label"] = line.labels  # type: ignore[assignment]
+            tips.append(("", "@label"))
+        source = ColumnDataSource(columns)
         if timeline.markers:
-            drawn = fig.scatter("t", "v", source=source, size=6, color=line.color,  # type: ignore[attr-defined]
+            drawn = fig.scatter("t", "v", source=source, size=7, color=line.color,  # type: ignore[attr-defined]
                                 legend_label=line.name)
         else:
             drawn = fig.line("t", "v", source=source, color=line.color, line_width=1.3,  # type: ignore[attr-defined]
                              line_dash=line.dash, legend_label=line.name)
-        fig.add_tools(HoverTool(renderers=[drawn], tooltips=[  # type: ignore[attr-defined]
-            (line.name, "@v{0,0.000}"), ("time", "@t{%F %H:%M}")],
-            formatters={"@t": "datetime"}))
+        fig.add_tools(HoverTool(renderers=[drawn], tooltips=tips,  # type: ignore[attr-defined]
+                                formatters={"@t": "datetime"}))
     if timeline.lines:
         fig.legend.location = "top_left"  # type: ignore[attr-defined]
         fig.legend.click_policy = "hide"  # type: ignore[attr-defined]

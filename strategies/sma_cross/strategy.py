@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 
 from components.indicators.kernels import sma_init_state
+from components.indicators.scalar import ScalarIndicatorConfig
 from engine.core.chunks import BarChunk, IntentChunk
 from engine.core.events import Bar, Event, OrderIntent
 from engine.core.strategy import StrategyContext
@@ -59,6 +60,14 @@ class SmaCross:
     def from_config(cls, config: SmaCrossConfig, context: StrategyContext) -> SmaCross:
         """The plugin constructor: decides on the fast bars unless ``timeframe`` names others."""
         return cls(msgspec.structs.replace(config, timeframe=config.timeframe or context.fast))
+
+    def chart_indicators(self) -> list[ScalarIndicatorConfig]:
+        """The two averages, for the report's price panel."""
+        tf = self.config.timeframe
+        return [ScalarIndicatorConfig(indicator="sma", period=self.config.fast, timeframe=tf,
+                                      name=f"SMA {self.config.fast}"),
+                ScalarIndicatorConfig(indicator="sma", period=self.config.slow, timeframe=tf,
+                                      name=f"SMA {self.config.slow}")]
 
     @property
     def ready(self) -> bool:
