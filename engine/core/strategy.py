@@ -14,7 +14,9 @@ methods:
 - ``from_config(config, context)`` (optional classmethod): the constructor the engine calls,
   default ``cls(config)``; ``context`` (:class:`StrategyContext`) gives the run's timeframes;
 - ``baselines`` (optional): ``{strategy: {key: value}}``, the strategies a learned strategy is
-  reported beside, with their table's overrides.
+  reported beside, with their table's overrides;
+- ``chart_indicators()`` (optional): the scalar indicator configs the backtest report draws
+  over the candles (``engine.wiring.chart``).
 
 The built-in strategies (``strategies/``) are ordinary plugins; ``docs/strategies.md`` is the
 tutorial for writing one.
