@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -116,6 +117,16 @@ def _load(loaded: LoadedConfig, loads: dict[bytes, Artifacts]) -> Artifacts:
     return loads[key]
 
 
+def _without_path(message: str, path: Path) -> str:
+    """The first line of an error without the config file's path in front (the results
+    hold no path: the same sweep writes the same bytes from any directory)."""
+    line = message.splitlines()[0]
+    for prefix in (f"{path}: ", f"{Path(path).resolve()}: "):
+        if line.startswith(prefix):
+            line = line[len(prefix):]
+    return line[:500]
+
+
 def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[Trial],
                data: Dataset, path: Path_ = "bus") -> SweepPlan:
     """Validate every trial's config and load its models (once per distinct set); the trials
@@ -138,7 +149,7 @@ def plan_sweep(loaded: LoadedConfig, overrides: Sequence[str], trials: Sequence[
             start = evaluation_start(cfg, artifacts, models=uses_models(cfg))
         except EngineError as exc:
             invalid.append(SweepRow(trial=trial.index, params=trial.params, status="invalid",
-                                    error=str(exc).splitlines()[0][:500]))
+                                    error=_without_path(str(exc), loaded.path)))
             continue
         key = _artifacts_key(artifacts)
         by_key.setdefault(key, artifacts)

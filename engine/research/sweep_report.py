@@ -3,10 +3,14 @@
 ``results.parquet`` and ``results.csv``: one row per trial, in trial order: ``trial``, one
 column per parameter (its values typed when they all are numbers or booleans, else text),
 ``status`` (``ok``, ``failed``, ``invalid``), ``attempts``, ``error``, then the figures.
-``summary.json``: the counts and the best trial's significance. For a sweep over exactly two
-parameters, ``heatmap_sharpe.png`` and ``heatmap_dsr.png``: the annualised daily Sharpe ratio
-and the DSR of every cell (blank where not run or undefined), the best trial outlined. The
-files hold no wall-clock time or path: the same sweep writes the same bytes.
+``summary.json``: the counts and the best trial's significance. ``report.html``: one
+self-contained, offline, interactive page (:mod:`replay.report.sweep_page`): the counts, the
+best trial with its PSR and deflated Sharpe ratio against the trials run and whether it is
+significant; for a sweep over exactly two parameters, heatmaps of the annualised daily Sharpe
+ratio and of the DSR of every cell (blank where not run or undefined, the best trial
+outlined, every figure on hover); for one parameter, both against it; for more, both against
+the trial number; then a sortable table of every trial. The files hold no wall-clock time or
+path: the same sweep writes the same bytes.
 """
 
 from __future__ import annotations
@@ -14,59 +18,41 @@ from __future__ import annotations
 import csv
 import io
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.research.search import Param
 from engine.research.sweep import SweepRow, SweepSummary
 from replay.report.formatting import exact_float
-from replay.report.plots import heatmap_png
+from replay.report.sweep_page import render_sweep, typed_values
 
 __all__ = ["format_sweep", "write_sweep"]
 
 _FIGURES = [f for f in msgspec.structs.fields(SweepRow) if f.name not in ("trial", "params")]
 
 
-def _typed(texts: list[str]) -> list[Any]:
-    values = []
-    for text in texts:
-        try:
-            values.append(tomllib.loads(f"v = {text}")["v"])
-        except tomllib.TOMLDecodeError:
-            values.append(text)
-    kinds = {type(v) for v in values}
-    if kinds <= {int}:
-        return values
-    if kinds <= {int, float}:
-        return [float(v) for v in values]
-    if kinds == {bool}:
-        return values
-    return [v if isinstance(v, str) else text for v, text in zip(values, texts, strict=True)]
-
-
 def _columns(rows: list[SweepRow], keys: list[str]) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {"trial": [r.trial for r in rows]}
     for key in keys:
-        columns[key] = _typed([r.params.get(key, "") for r in rows])
+        columns[key] = typed_values([r.params.get(key, "") for r in rows])
     for field in _FIGURES:
         columns[field.name] = [getattr(r, field.name) for r in rows]
     return columns
 
 
 def write_sweep(out_dir: Path, rows: list[SweepRow], summary: SweepSummary,
-                space: list[Param]) -> dict[str, Path]:
-    """Write the files of the module docstring; return them by name."""
+                space: list[Param], title: str | None = None) -> dict[str, Path]:
+    """Write the files of the module docstring; return them by name. ``title``: the page's
+    (default: the parameters swept and the number of trials)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = [p.key for p in space]
     columns = _columns(rows, keys)
     files = {"parquet": out_dir / "results.parquet", "csv": out_dir / "results.csv",
-             "summary": out_dir / "summary.json"}
+             "summary": out_dir / "summary.json", "report": out_dir / "report.html"}
     pq.write_table(pa.table(columns), files["parquet"])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -76,11 +62,9 @@ def write_sweep(out_dir: Path, rows: list[SweepRow], summary: SweepSummary,
     files["csv"].write_text(buffer.getvalue())
     encoded = msgspec.json.encode(_finite(msgspec.to_builtins(summary)))
     files["summary"].write_bytes(msgspec.json.format(encoded, indent=2) + b"\n")
-    if len(space) == 2:
-        for metric in ("sharpe", "dsr"):
-            path = out_dir / f"heatmap_{metric}.png"
-            path.write_bytes(_heatmap(rows, summary, space, metric))
-            files[f"heatmap_{metric}"] = path
+    if title is None:
+        title = f"Sweep of {' x '.join(keys)} ({summary.trials:,} trials)"
+    files["report"].write_text(render_sweep(title, rows, summary, keys), encoding="utf-8")
     return files
 
 
@@ -98,35 +82,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     return value
-
-
-def _heatmap(rows: list[SweepRow], summary: SweepSummary, space: list[Param],
-             metric: str) -> bytes:
-    y_param, x_param = space  # the first parameter varies slowest: rows of the map
-    y_values = _axis(rows, y_param.key)
-    x_values = _axis(rows, x_param.key)
-    grid = np.full((len(y_values), len(x_values)), np.nan)
-    best = None
-    for r in rows:
-        y = y_values.index(r.params[y_param.key])
-        x = x_values.index(r.params[x_param.key])
-        value = getattr(r, metric)
-        if r.status == "ok" and math.isfinite(value):
-            grid[y, x] = value  # a random draw may repeat a cell: the last trial shows
-        if r.trial == summary.best_trial:
-            best = (y, x)
-    title = {"sharpe": "Sharpe ratio (daily, annualised)",
-             "dsr": f"Deflated Sharpe ratio ({summary.run} trials)"}[metric]
-    return heatmap_png(grid, x_param.key, x_values, y_param.key, y_values, title, best)
-
-
-def _axis(rows: list[SweepRow], key: str) -> list[str]:
-    texts = list(dict.fromkeys(r.params[key] for r in rows))
-    typed = _typed(texts)
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in typed):
-        order = sorted(range(len(texts)), key=lambda i: typed[i])
-        return [texts[i] for i in order]
-    return texts
 
 
 def _fmt(value: float, spec: str) -> str:

@@ -18,8 +18,7 @@ from replay.metrics import deflated_sharpe_ratio
 ROOT = Path(__file__).resolve().parents[2]
 SMA = ["--set", "backtest.strategy=sma_cross"]
 GRID = ["--grid", "strategies.sma_cross.fast=5,10", "--grid", "strategies.sma_cross.slow=30,50"]
-FILES = ("results.csv", "results.parquet", "summary.json", "heatmap_sharpe.png",
-         "heatmap_dsr.png")
+FILES = ("results.csv", "results.parquet", "summary.json", "report.html")
 
 
 @pytest.fixture(scope="module")
