@@ -1,12 +1,13 @@
 """Size and render time of the interactive backtest report (issue 23), for 20k and 1M bars.
 
 20k: the bundled BTC/USD hourly series (20,111 bars) backtested with the synergy strategy
-(121 trades); the page is written by the backtest itself. 1M: a load test of the renderer,
-not market data: the same real bars tiled 50 times end to end (each copy shifted in time to
-follow the previous one), with the same trades repeated in every copy; the renderer thins
-candles and curves to at most 4,000 points, so the page size depends on the trades, not on
-the bars. Prints the wall time of the render (Bokeh document built and serialised) and the
-page size, in one run.
+(121 trades, its indicators drawn: NW-RQK, LVN levels, FVG zones); the page is the one the
+backtest writes, its render timed as the backtest ran it. 1M: a load test of the renderer,
+not market data: the same real bars, indicator lines, zones and trades tiled 50 times end to
+end (each copy shifted in time to follow the previous one); the renderer thins candles, curves
+and lines to at most 4,000 points and keeps the 2,000 largest zones, so the page size depends
+on the trades, not on the bars. Prints the wall time of the render (Bokeh document built and
+serialised) and the page size, in one run.
 
     python bench/bench_report.py
 """
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -24,51 +26,68 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import replay.report.files as report_files  # noqa: E402
 from engine.app.api import backtest  # noqa: E402
-from replay.report.data import EquityCurve  # noqa: E402
-from replay.report.interactive import PriceBars, render_interactive  # noqa: E402
+from replay.report.interactive import (  # noqa: E402
+    Line,
+    PageExtras,
+    PriceBars,
+    Zone,
+    render_interactive,
+)
+
+SEEN: dict[str, Any] = {}
+
+
+def _timed_render(*args: Any, **kwargs: Any) -> str:
+    """The backtest's own render call, timed, its arguments kept for the load test."""
+    t0 = time.perf_counter()
+    page = render_interactive(*args, **kwargs)
+    SEEN.update(seconds=time.perf_counter() - t0, args=args, kwargs=kwargs)
+    return page
+
+
+def _tiled(extras: PageExtras, copies: int, span: int) -> PageExtras:
+    lines = [Line(line.name, np.concatenate([line.ts + k * span for k in range(copies)]),
+                  np.tile(line.values, copies), line.color, line.dash) for line in extras.lines]
+    zones = [Zone(z.name, z.start + k * span, z.end + k * span, z.low, z.high, z.color)
+             for k in range(copies) for z in extras.zones]
+    return PageExtras(lines=lines, zones=zones)
 
 
 def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    report_files.render_interactive = _timed_render  # type: ignore[assignment]
     t0 = time.perf_counter()
     result = backtest(strategy="synergy", out=out / "run")
     total = time.perf_counter() - t0
     page = result.report()
-    data = result.job.outcome.data
-    eq = result.equity
-    bars_csv = np.genfromtxt(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv", delimiter=",",
-                             names=True, dtype=None, encoding="utf-8")
-    close = np.asarray(bars_csv["close"], dtype=np.float64)
-    n = close.shape[0]
-    ts = np.asarray(eq["ts"], dtype=np.int64)
-    prices = PriceBars(ts, np.asarray(bars_csv["open"], float), np.asarray(bars_csv["high"], float),
-                       np.asarray(bars_csv["low"], float), close,
-                       np.asarray(bars_csv["volume"], float))
-    curve = EquityCurve(ts, np.asarray(eq["equity"], float), np.asarray(eq["position"], float))
-    t0 = time.perf_counter()
-    small = render_interactive(data, curve, prices, 100_000 + (close - close[0]))
-    small_s = time.perf_counter() - t0
+    data, curve, prices, benchmark = SEEN["args"]
+    extras: PageExtras = SEEN["kwargs"]["extras"]
+    n = prices.ts.shape[0]
     copies = 50
+    ts = prices.ts
     span = int(ts[-1] - ts[0]) + 3_600 * 10**9
     big_ts = np.concatenate([ts + k * span for k in range(copies)])
-    tile = [np.tile(a, copies) for a in prices[1:]]
-    big_prices = PriceBars(big_ts, *tile)
-    big_curve = EquityCurve(big_ts, np.tile(curve.equity, copies),
-                            np.tile(curve.position, copies))
+    big_prices = PriceBars(big_ts, *(np.tile(a, copies) for a in prices[1:]))
+    big_curve = type(curve)(np.concatenate([curve.ts + k * span for k in range(copies)]),
+                            np.tile(curve.equity, copies), np.tile(curve.position, copies))
     trades = [msgspec.structs.replace(t, ts_entry=t.ts_entry + k * span,
                                       ts_exit=t.ts_exit + k * span, trade_id=k * 1000 + t.trade_id)
               for k in range(copies) for t in data.trades]
     big_data = msgspec.structs.replace(data, trades=trades)
+    big_extras = _tiled(extras, copies, span)
     t0 = time.perf_counter()
-    big = render_interactive(big_data, big_curve, big_prices,
-                             100_000 + (big_prices.close - big_prices.close[0]))
+    big = render_interactive(big_data, big_curve, big_prices, np.tile(benchmark, copies),
+                             extras=big_extras)
     big_s = time.perf_counter() - t0
-    print(f"{'bars':>10} {'trades':>7} {'render s':>9} {'page MB':>8}")
-    print(f"{n:>10,} {len(data.trades):>7,} {small_s:>9.2f} {len(small) / 1e6:>8.2f}   "
-          f"(whole backtest with the report: {total:.1f} s; written: "
-          f"{page.stat().st_size / 1e6:.2f} MB)")
-    print(f"{big_ts.shape[0]:>10,} {len(trades):>7,} {big_s:>9.2f} {len(big) / 1e6:>8.2f}")
+    print(f"{'bars':>10} {'trades':>7} {'lines':>5} {'zones':>6} {'render s':>9} {'page MB':>8}")
+    print(f"{n:>10,} {len(data.trades):>7,} {len(extras.lines):>5} {len(extras.zones):>6,} "
+          f"{SEEN['seconds']:>9.2f} {page.stat().st_size / 1e6:>8.2f}   (whole backtest with "
+          f"the report: {total:.1f} s)")
+    print(f"{big_ts.shape[0]:>10,} {len(trades):>7,} {len(big_extras.lines):>5} "
+          f"{len(big_extras.zones):>6,} {big_s:>9.2f} {len(big) / 1e6:>8.2f}   (the page "
+          f"draws the 2,000 tallest zones)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ off the bus as the run produced them (wiring layer).
 - LVN support, resistance and the point of control (``LvnLevels``; a missing level is a gap);
 - fair value gaps as zones (``FvgState`` creates one; it ends on the bar that mitigates it,
   ``FvgMitigated``, or on the bar it expires, when the state's active count drops below the
-  zones still open: the oldest expire first), at most ``max_zones``, the largest kept;
+  zones still open: the oldest expire first); the page draws the tallest 2,000;
 - the RDE's regime vector (``RegimeVector.mu``) as a timeline panel.
 
 Only events of the run's instrument are kept. Everything comes from the events the decisions
@@ -43,7 +43,6 @@ __all__ = ["ChartRecorder", "chart_indicators"]
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f")
-_MAX_ZONES = 2_000
 
 
 def chart_indicators(strategy: object) -> list[ScalarIndicatorConfig]:
@@ -77,13 +76,19 @@ class _Gap:
 
 @dataclass
 class _Gaps:
-    """One timeframe's fair value gaps, in the FVG kernel's order of events per bar."""
+    """One timeframe's fair value gaps, from the FVG component's events of each bar: its
+    ``FvgState`` (the new gap; the active counts after expiry and mitigation) and then its
+    ``FvgMitigated``. The gaps a bar mitigates are named by ``FvgMitigated`` (the largest's age;
+    the others of a wide bar are those a returning price meets first); once both events of the
+    bar are in, the zones still open beyond the state's count expired, the oldest first."""
 
     bars: int = 0
     open: dict[int, list[_Gap]] = field(default_factory=lambda: {1: [], -1: []})
     closed: list[tuple[int, _Gap]] = field(default_factory=list)
+    counts: dict[int, tuple[int, int]] = field(default_factory=dict)  # side: (count, ts)
 
     def bar(self) -> None:
+        self._expire()
         self.bars += 1
 
     def mitigated(self, event: FvgMitigated) -> None:
@@ -91,7 +96,6 @@ class _Gaps:
         gaps = self.open[event.side]
         older = [g for g in gaps if g.index < now]
         named = [g for g in older if g.index == now - event.age]
-        # the others of a wide bar: those a price coming back reaches first
         rest = sorted((g for g in older if g not in named),
                       key=lambda g: -g.top if event.side > 0 else g.bottom)
         for gap in (named + rest)[:event.count]:
@@ -103,9 +107,14 @@ class _Gaps:
             assert event.new_bottom is not None and event.new_top is not None
             side = 1 if event.bullish_new else -1
             self.open[side].append(_Gap(now, event.ts_event, event.new_bottom, event.new_top))
-        for side, count in ((1, event.bullish_count), (-1, event.bearish_count)):
-            while len(self.open[side]) > count:  # expired: the oldest first
-                self._close(side, self.open[side][0], event.ts_event)
+        self.counts = {1: (event.bullish_count, event.ts_event),
+                       -1: (event.bearish_count, event.ts_event)}
+
+    def _expire(self) -> None:
+        for side, (count, ts) in self.counts.items():
+            while len(self.open[side]) > count:
+                self._close(side, self.open[side][0], ts)
+        self.counts = {}
 
     def _close(self, side: int, gap: _Gap, ts: int) -> None:
         self.open[side].remove(gap)
@@ -113,6 +122,7 @@ class _Gaps:
         self.closed.append((side, gap))
 
     def zones(self, tf: str, start_ns: int, last_ns: int) -> list[Zone]:
+        self._expire()
         out = []
         for side, gap in [*self.closed, *((s, g) for s in (1, -1) for g in self.open[s])]:
             end = last_ns if gap.end is None else gap.end
@@ -128,11 +138,9 @@ class ChartRecorder:
     """The tap of the module docstring, for ``instrument`` from ``start_ns`` on."""
 
     def __init__(self, instrument: str, start_ns: int | None,
-                 indicators: Sequence[ScalarIndicatorConfig] = (),
-                 max_zones: int = _MAX_ZONES) -> None:
+                 indicators: Sequence[ScalarIndicatorConfig] = ()) -> None:
         self.instrument = instrument
         self.start_ns = -(2**63) if start_ns is None else start_ns
-        self.max_zones = max_zones
         self._own = [ScalarIndicator(c) for c in indicators]
         self._lines: dict[tuple[str, str], _Series] = {}
         self._gaps: dict[str, _Gaps] = {}
@@ -190,10 +198,6 @@ class ChartRecorder:
                  if series.ts]
         zones = [z for tf, gaps in self._gaps.items()
                  for z in gaps.zones(tf, self.start_ns, self._last)]
-        if len(zones) > self.max_zones:
-            order = sorted(range(len(zones)),
-                           key=lambda i: (-(zones[i].high - zones[i].low), i))[:self.max_zones]
-            zones = [zones[i] for i in sorted(order)]
         timelines = []
         if self._regime:
             ts = np.array([t for t, _ in self._regime], dtype=np.int64)

@@ -31,9 +31,11 @@ from replay.report.data import EquityCurve, ReportData, drawdown_fraction
 from replay.report.formatting import format_money, format_percent, iso_utc
 
 __all__ = ["Band", "Line", "PageExtras", "PriceBars", "Timeline", "Zone", "bucket_candles",
-           "bucket_curve", "insert_section", "learned_section", "render_interactive"]
+           "bucket_curve", "insert_section", "largest_zones", "learned_section",
+           "render_interactive"]
 
 MAX_POINTS = 4_000
+MAX_ZONES = 2_000
 
 
 class PriceBars(NamedTuple):
@@ -207,10 +209,20 @@ def _price_panel(shown: PriceBars, data: ReportData, extras: PageExtras, max_poi
     return fig
 
 
+def largest_zones(zones: list[Zone], max_zones: int = MAX_ZONES) -> list[Zone]:
+    """The ``max_zones`` tallest of ``zones`` (ties: the first), in their order."""
+    if len(zones) <= max_zones:
+        return zones
+    keep = sorted(range(len(zones)), key=lambda i: (-(zones[i].high - zones[i].low), i))
+    return [zones[i] for i in sorted(keep[:max_zones])]
+
+
 def _zones(fig: object, zones: list[Zone]) -> None:
-    """Zones as translucent boxes, one renderer per name (so the legend can hide them)."""
+    """Zones as translucent boxes, one renderer per name (so the legend can hide them); the
+    tallest :data:`MAX_ZONES` of them."""
     from bokeh.models import ColumnDataSource
 
+    zones = largest_zones(zones)
     for name in dict.fromkeys(z.name for z in zones):
         mine = [z for z in zones if z.name == name]
         source = ColumnDataSource({
@@ -348,9 +360,9 @@ def _trade_table(data: ReportData) -> list[object]:
     columns = [TableColumn(field="id", title="#", width=50),
                TableColumn(field="side", title="side", width=60),
                TableColumn(field="qty", title="qty", width=50),
-               TableColumn(field="entry_time", title="entry (UTC)"),
+               TableColumn(field="entry_time", title="entry (UTC)", width=165),
                TableColumn(field="entry", title="entry", formatter=money),
-               TableColumn(field="exit_time", title="exit (UTC)"),
+               TableColumn(field="exit_time", title="exit (UTC)", width=165),
                TableColumn(field="exit", title="exit", formatter=money),
                TableColumn(field="reason", title="exit reason"),
                TableColumn(field="stop", title="stop", formatter=money),
@@ -533,7 +545,8 @@ def _thin_line(line: Line, max_points: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_SIMPLE_ID = re.compile(r'"p(\d+)"')
+# Bokeh's own ids, only where the document names one (a text "p12" elsewhere is left alone)
+_SIMPLE_ID = re.compile(r'("id":|root-id=|"roots":\{|"root_ids":\[)"p(\d+)"')
 
 
 def _deterministic(page: str) -> str:
@@ -546,7 +559,8 @@ def _deterministic(page: str) -> str:
     uuids: dict[str, str] = {}
     simple: dict[str, str] = {}
     body = _UUID.sub(lambda m: uuids.setdefault(m.group(0), f"bk-{len(uuids) + 1:04d}"), body)
-    body = _SIMPLE_ID.sub(lambda m: simple.setdefault(m.group(0), f'"p{len(simple) + 1}"'), body)
+    body = _SIMPLE_ID.sub(
+        lambda m: m.group(1) + simple.setdefault(m.group(2), f'"p{len(simple) + 1}"'), body)
     return head + body
 
 
