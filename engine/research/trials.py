@@ -24,10 +24,12 @@ import numpy as np
 from engine.wiring.artifacts import Artifacts
 from engine.wiring.backtest import Path_, run_backtest
 from engine.wiring.backtest_report import EquityCurves, summarise
-from engine.wiring.build import uses_models
+from engine.wiring.build import build_strategy, uses_models
+from engine.wiring.chart import ChartRecorder, chart_indicators
 from engine.wiring.dataset import Dataset
 from engine.wiring.schema import AppConfig
 from replay.report import EquityCurve, ReportData
+from replay.report.interactive import PageExtras
 
 __all__ = ["TORCH_THREADS", "Evaluation", "SweepShared", "SweepTask", "evaluate",
            "run_sweep_trial", "torch_threads"]
@@ -59,23 +61,30 @@ class Evaluation:
     data: ReportData
     curve: EquityCurve | None
     bound_curve: EquityCurve | None
+    chart: PageExtras | None = None
 
 
 def evaluate(config: AppConfig, data: Dataset, start_ns: int | None,
              artifacts: Artifacts | None = None, keep_curve: bool = False,
-             path: Path_ = "bus") -> Evaluation:
+             path: Path_ = "bus", chart: bool = False) -> Evaluation:
     """Backtest ``config`` over ``data`` on ``path``, trading and measuring from
-    ``start_ns``."""
+    ``start_ns``; with ``chart`` (bus path), the strategy's indicators for the report
+    (:class:`~engine.wiring.chart.ChartRecorder`)."""
     curves = EquityCurves(config, keep_curve=keep_curve, start_ns=start_ns)
+    recorder = (ChartRecorder(config.instrument, start_ns,
+                              chart_indicators(build_strategy(config)))
+                if chart and path == "bus" else None)
     with torch_threads(uses_models(config)):
         run = run_backtest(config, data.chunks, path=path, on_marks=curves,
-                           artifacts=artifacts, start_ns=start_ns)
+                           artifacts=artifacts, start_ns=start_ns,
+                           tap=None if recorder is None else recorder.on_event)
     counts = {"input_rows": run.input_rows, "rejected_rows": data.rejected,
               "repaired_rows": data.repaired}
     report = summarise(run, curves.run, curves.bound, counts, start_ns, artifacts)
     if not keep_curve:
         return Evaluation(report, None, None)
-    return Evaluation(report, curves.curve(), curves.bound_curve())
+    return Evaluation(report, curves.curve(), curves.bound_curve(),
+                      None if recorder is None else recorder.extras())
 
 
 @dataclass(frozen=True)

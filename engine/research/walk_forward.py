@@ -38,6 +38,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from engine.core.chunks import BarChunk
 from engine.core.config import config_id
 from engine.core.manifest import ModelRef
 from engine.core.progress import TaskProgress
@@ -59,6 +60,7 @@ from replay.metrics import (
     trading_day,
 )
 from replay.report import CostTotals, EquityCurve, ReportData
+from replay.report.interactive import PageExtras, PriceBars
 
 __all__ = ["FoldOutcome", "FoldTask", "WalkForward", "run_fold", "stitch", "walk_forward"]
 
@@ -75,9 +77,11 @@ class FoldTask:
 @dataclass(frozen=True)
 class FoldOutcome:
     """A finished fold: the test run's report data and curves, the models fitted for it (their
-    files, relative to the models folder), when their fitting data ended, and the MARL
+    files, relative to the models folder), when their fitting data ended, the MARL
     trainer's diagnostics of the fold (gate statistics and the baselines per split; files
-    relative to its ``diagnostics`` folder)."""
+    relative to its ``diagnostics`` folder), and the input bars of its test window (for the
+    report's price panel; ``None`` for ticks or without ``backtest.report.html``) with the
+    strategy's indicators over it (``chart``)."""
 
     fold: Fold
     data: ReportData
@@ -91,6 +95,8 @@ class FoldOutcome:
     diagnostics: dict[str, bytes] = field(default_factory=dict)
     baselines: dict[str, Metrics] = field(default_factory=dict)
     rde: dict[str, float] = field(default_factory=dict)
+    prices: PriceBars | None = None
+    chart: PageExtras | None = None
 
 
 def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
@@ -110,7 +116,8 @@ def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
         fitted_until = artifacts.fitted_until()
         artifacts.require_out_of_sample(fold.test_start, f"fold {fold.index}")
     test = data.between(fold.train_start, fold.test_end)
-    out = evaluate(config, test, fold.test_start, artifacts, keep_curve=True)
+    out = evaluate(config, test, fold.test_start, artifacts, keep_curve=True,
+                   chart=config.backtest.report.html)
     assert out.curve is not None and out.bound_curve is not None
     baselines, rde = {}, {}
     if artifacts is not None and artifacts.marl is not None:  # the learned stack's yardsticks
@@ -122,8 +129,21 @@ def run_fold(data: Dataset, task: FoldTask) -> FoldOutcome:
     refs = artifacts.model_refs() if artifacts is not None else []
     # the walk-forward's config: the fold's names its models by a temporary path
     report = msgspec.structs.replace(out.data, config_id=config_id(task.config))
+    prices = (_bars(data.between(fold.test_start, fold.test_end))
+              if config.backtest.report.html else None)
     return FoldOutcome(fold, report, out.curve, out.bound_curve, models, refs, fitted_until,
-                       train.rows, test.rows - train.rows, diagnostics, baselines, rde)
+                       train.rows, test.rows - train.rows, diagnostics, baselines, rde, prices,
+                       out.chart)
+
+
+def _bars(window: Dataset) -> PriceBars | None:
+    """The window's input bars as one series (the bars a backtest's report shows); ``None``
+    for ticks."""
+    chunks = [c for c in window.chunks if isinstance(c, BarChunk) and c.rows]
+    if not chunks:
+        return None
+    return PriceBars(*(np.concatenate([getattr(c, f) for c in chunks])
+                       for f in ("ts_close", "open", "high", "low", "close", "volume")))
 
 
 def _files(root: Path) -> dict[str, bytes]:

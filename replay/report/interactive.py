@@ -600,10 +600,10 @@ def learned_section(rows: list[dict[str, float | int | str]], verdict: str,
 
 def _embedded(text: str) -> str:
     """``text`` as it appears in the page: a JSON string's content, HTML-escaped (how Bokeh
-    embeds its document)."""
-    import msgspec
+    embeds its document: non-ASCII as ``\\uXXXX``)."""
+    import json
 
-    return html.escape(msgspec.json.encode(text).decode()[1:-1], quote=False)
+    return html.escape(json.dumps(text)[1:-1], quote=False)
 
 
 def insert_section(page: str, section: str) -> str:

@@ -175,3 +175,10 @@ def test_renumbering_bokeh_ids_leaves_a_text_shaped_like_one_alone(data_factory,
     page = render_interactive(data, equity)
     assert '["p12","p7"]' in page  # the tag column, as it was
     assert render_interactive(data, equity) == page
+
+
+def test_a_section_with_non_ascii_text_goes_into_its_slot(data, equity):
+    from replay.report.interactive import insert_section
+
+    page = insert_section(render_interactive(data, equity), "<p>Σ P&L – 5 €</p>")
+    assert html.escape(json.dumps("<p>Σ P&L – 5 €</p>")[1:-1], quote=False) in page
