@@ -36,6 +36,10 @@ RUNS = {
                      "--grid", "strategies.sma_cross.slow=50,100,200"],
     "sweep": ["sweep", "--strategy", "sma_cross", "--backend", "serial", *GRID],
 }
+# a second screenshot of these, zoomed by the page's address (report.html#FROM..TO), where
+# candles, indicator zones and lines, and stop and target levels can be told apart
+ZOOMS = {"synergy": "2019-03-01..2019-03-20", "marl": "2019-07-01..2019-07-16",
+         "sma_cross": "2018-01-10..2018-01-25"}
 
 
 def browser() -> str | None:
@@ -43,12 +47,13 @@ def browser() -> str | None:
     return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
-def screenshot(chrome: str, page: Path, png: Path, size: str = "1400,2600") -> None:
-    """``page`` rendered offline to ``png``."""
+def screenshot(chrome: str, page: Path, png: Path, size: str = "1400,2600",
+               zoom: str = "") -> None:
+    """``page`` rendered offline to ``png`` (``zoom``: the span to open it on)."""
     subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
                     "--virtual-time-budget=8000", f"--window-size={size}",
-                    f"--screenshot={png}", page.resolve().as_uri()],
+                    f"--screenshot={png}", page.resolve().as_uri() + (f"#{zoom}" if zoom else "")],
                    check=True, capture_output=True, timeout=120)
 
 
@@ -78,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         screenshot(chrome, page, png)
         print(f"{png}  ({png.stat().st_size / 1e3:,.0f} kB, from {page}, "
               f"{page.stat().st_size / 1e6:.1f} MB)")
+        zoom = ZOOMS.get(page.parent.name)
+        if zoom:
+            zoomed = page.with_name("report_zoomed.png")
+            screenshot(chrome, page, zoomed, "1400,1500", zoom)
+            print(f"{zoomed}  (opened on {zoom})")
     return 0
 
 

@@ -34,7 +34,8 @@ __all__ = ["Band", "Line", "PageExtras", "PriceBars", "Timeline", "Zone", "bucke
            "bucket_curve", "insert_section", "largest_zones", "learned_section",
            "render_interactive"]
 
-MAX_POINTS = 4_000
+MAX_POINTS = 8_000  # per curve or indicator line
+MAX_CANDLES = 25_000  # the bundled 20k hourly bars are drawn one candle per bar
 MAX_ZONES = 2_000
 
 
@@ -167,6 +168,52 @@ def _figure(title: str, height: int, x_range: object | None, y_label: str) -> ob
     return fig
 
 
+_FIT_Y_JS = """
+const x0 = x_range.start, x1 = x_range.end;
+let lo = Infinity, hi = -Infinity;
+for (let k = 0; k < sources.length; k++) {
+  const d = sources[k].data, t = d.t, L = d[lows[k]], H = d[highs[k]];
+  let i = 0, j = t.length;
+  while (i < j) { const m = (i + j) >> 1; if (t[m] < x0) i = m + 1; else j = m; }
+  for (; i < t.length && t[i] <= x1; i++) {
+    if (L[i] < lo) lo = L[i];
+    if (H[i] > hi) hi = H[i];
+  }
+}
+if (zero) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
+if (isFinite(lo) && isFinite(hi)) {
+  const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.01 || 1;
+  y_range.start = lo - pad;
+  y_range.end = hi + pad;
+}
+"""
+
+
+def _fit_y(fig: object, parts: list[tuple[object, str, str]], zero: bool = False) -> None:
+    """The panel's vertical range follows what is in view: on every pan or zoom of the time
+    axis it spans the lowest to the highest of ``parts`` (source, low column, high column)
+    between the axis' ends, with a 5 % margin (and 0 with ``zero``)."""
+    from bokeh.models import CustomJS, Range1d
+
+    lows = [np.asarray(src.data[lo], dtype=np.float64) for src, lo, _ in parts]  # type: ignore[attr-defined]
+    highs = [np.asarray(src.data[hi], dtype=np.float64) for src, _, hi in parts]  # type: ignore[attr-defined]
+    finite = [v[np.isfinite(v)] for v in lows + highs]
+    values = np.concatenate(finite) if finite else np.zeros(0)
+    if values.shape[0] == 0:
+        return
+    lo, hi = float(values.min()), float(values.max())
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
+    fig.y_range = Range1d(lo - pad, hi + pad)  # type: ignore[attr-defined]
+    code = CustomJS(args={"x_range": fig.x_range, "y_range": fig.y_range,  # type: ignore[attr-defined]
+                          "sources": [src for src, _, _ in parts],
+                          "lows": [lo for _, lo, _ in parts],
+                          "highs": [hi for _, _, hi in parts], "zero": zero}, code=_FIT_Y_JS)
+    fig.x_range.js_on_change("start", code)  # type: ignore[attr-defined]
+    fig.x_range.js_on_change("end", code)  # type: ignore[attr-defined]
+
+
 def _bar_width(ts: np.ndarray) -> float:
     """A candle's width on the axis (ms): 70 % of the typical spacing."""
     return float(np.median(np.diff(ts))) / 1e6 * 0.7 if ts.shape[0] > 1 else 1.0
@@ -190,6 +237,7 @@ def _price_panel(shown: PriceBars, data: ReportData, extras: PageExtras, max_poi
     fig.segment("t", "high", "t", "low", source=candles, color="color")
     bodies = fig.vbar("t", width, "top", "bottom", source=candles, fill_color="color",
                       line_color="color")
+    _fit_y(fig, [(candles, "low", "high")])
     _zones(fig, extras.zones)
     for line in extras.lines:
         ts, values = _thin_line(line, max_points)
@@ -285,8 +333,10 @@ def _line_panel(title: str, height: int, x_range: object, y_label: str,
     from bokeh.models import ColumnDataSource, HoverTool
 
     fig = _figure(title, height, x_range, y_label)
+    sources = []
     for label, ts, values, color in series:
         source = ColumnDataSource({"t": _ms(ts), "v": values})
+        sources.append(source)
         if fill:
             fig.varea("t", 0, "v", source=source, fill_color=color, fill_alpha=0.4)
         if step:
@@ -298,6 +348,7 @@ def _line_panel(title: str, height: int, x_range: object, y_label: str,
         fig.add_tools(HoverTool(renderers=[line], tooltips=[(label, "@v{0,0.00}"),
                                                             ("time", "@t{%F %H:%M}")],
                                 formatters={"@t": "datetime"}, mode="vline"))
+    _fit_y(fig, [(src, "v", "v") for src in sources], zero=fill or step)
     if y_label == "USD":
         from bokeh.models import NumeralTickFormatter
 
@@ -450,12 +501,16 @@ def render_interactive(data: ReportData, curve: EquityCurve, prices: PriceBars |
     panels: list[object] = []
     x_range = None
     if prices is not None and prices.ts.shape[0]:
-        shown = bucket_candles(prices, max_points)
+        shown = bucket_candles(prices, max(max_points, MAX_CANDLES))
         price = _price_panel(shown, data, extras, max_points)
         x_range = price.x_range  # type: ignore[attr-defined]
+        from bokeh.models import ColumnDataSource
+
         volume = _figure("volume", 120, x_range, "volume")
-        volume.vbar(_ms(shown.ts), _bar_width(shown.ts), shown.volume,  # type: ignore[attr-defined]
+        bars = ColumnDataSource({"t": _ms(shown.ts), "v": shown.volume})
+        volume.vbar("t", _bar_width(shown.ts), "v", source=bars,  # type: ignore[attr-defined]
                     color="#90a4ae")
+        _fit_y(volume, [(bars, "v", "v")], zero=True)
         panels += [price, volume]
     if curve.ts.shape[0]:
         eq_ts, eq = bucket_curve(curve.ts, curve.equity, max_points)
@@ -483,9 +538,40 @@ def render_interactive(data: ReportData, curve: EquityCurve, prices: PriceBars |
                           + ("" if data.trades else "<p>No trades.</p>")))
     if data.trades:
         parts += _trade_table(data)
-    page: str = file_html(column(*parts, sizing_mode="stretch_width"), resources=INLINE,
-                          title=data.title)
+    from bokeh.document import Document
+
+    document = Document()
+    document.add_root(column(*parts, sizing_mode="stretch_width"))
+    if x_range is not None:
+        _zoom_from_address(document, x_range)
+    page: str = file_html(document, resources=INLINE, title=data.title)
     return _deterministic(page)
+
+
+_ZOOM_JS = """
+const day = "[0-9]{4}-[0-9]{2}-[0-9]{2}";
+const m = window.location.hash.match(new RegExp("^#(" + day + "[^.]*)[.][.](" + day + ".*)$"));
+if (m) {
+  const zoned = /([zZ]|[+-][0-9][0-9]:?[0-9][0-9])$/;
+  const utc = (s) => Date.parse(zoned.test(s) || s.length <= 10 ? s : s + "Z");
+  const start = utc(decodeURIComponent(m[1])), end = utc(decodeURIComponent(m[2]));
+  if (isFinite(start) && isFinite(end) && end > start) {
+    x_range.start = start;
+    x_range.end = end;
+  }
+}
+"""
+
+
+def _zoom_from_address(document: object, x_range: object) -> None:
+    """Open zoomed on the span the page's address names: ``report.html#2019-07-01..2019-07-15``
+    (ISO dates or times, UTC unless they say otherwise), so a view can be shared or
+    screenshot; without one, the whole run."""
+    from bokeh.events import DocumentReady
+    from bokeh.models import CustomJS
+
+    document.js_on_event(DocumentReady,  # type: ignore[attr-defined]
+                         CustomJS(args={"x_range": x_range}, code=_ZOOM_JS))
 
 
 _BAND_COLORS = ("#fff3e0", "#e3f2fd")

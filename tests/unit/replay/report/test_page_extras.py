@@ -182,3 +182,13 @@ def test_a_section_with_non_ascii_text_goes_into_its_slot(data, equity):
 
     page = insert_section(render_interactive(data, equity), "<p>Σ P&L – 5 €</p>")
     assert html.escape(json.dumps("<p>Σ P&L – 5 €</p>")[1:-1], quote=False) in page
+
+
+def test_the_page_opens_on_the_span_its_address_names_and_fits_the_price_to_it(data, equity):
+    close = 4_500 + np.cumsum(np.ones(equity.ts.shape[0]))
+    prices = PriceBars(equity.ts, close, close + 1, close - 1, close,
+                       np.ones(equity.ts.shape[0]))
+    page = render_interactive(data, equity, prices)
+    assert "window.location.hash" in page  # report.html#2019-03-01..2019-03-20
+    assert "y_range.start = lo - pad" in page  # every panel refits what is in view
+    assert "document_ready" in page or "DocumentReady" in page
