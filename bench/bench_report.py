@@ -7,7 +7,8 @@ not market data: the same real bars, indicator lines, zones and trades tiled 50 
 end (each copy shifted in time to follow the previous one); the renderer thins candles, curves
 and lines to at most 4,000 points and keeps the 2,000 largest zones, so the page size depends
 on the trades, not on the bars. Prints the wall time of the render (Bokeh document built and
-serialised) and the page size, in one run.
+serialised) and the page size, in one run; with a Chromium on the machine, also the wall time
+of a headless browser opening each page offline and screenshotting it (start-up included).
 
     python bench/bench_report.py
 """
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import replay.report.files as report_files  # noqa: E402
+from bench.screenshot_reports import browser, screenshot  # noqa: E402
 from engine.app.api import backtest  # noqa: E402
 from replay.report.interactive import (  # noqa: E402
     Line,
@@ -88,6 +90,18 @@ def main() -> None:
     print(f"{big_ts.shape[0]:>10,} {len(trades):>7,} {len(big_extras.lines):>5} "
           f"{len(big_extras.zones):>6,} {big_s:>9.2f} {len(big) / 1e6:>8.2f}   (the page "
           f"draws the 2,000 tallest zones)")
+    big_page = out / "big" / "report.html"
+    big_page.parent.mkdir()
+    big_page.write_text(big, encoding="utf-8")
+    chrome = browser()
+    if chrome is None:
+        print("no Chromium here: no browser timings")
+        return
+    for name, html_page in (("20k", page), ("1M", big_page)):
+        t0 = time.perf_counter()
+        screenshot(chrome, html_page, html_page.with_suffix(".png"))
+        print(f"headless Chromium, {name} page: opened offline and screenshot in "
+              f"{time.perf_counter() - t0:.1f} s ({html_page.with_suffix('.png')})")
 
 
 if __name__ == "__main__":
