@@ -77,7 +77,9 @@ def test_ctrl_c_is_one_line_and_leaves_no_half_written_run(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.app.cli", "backtest", "--config", str(BTC),
          "--strategy", "marl", "--out", str(run)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as a terminal delivers it, even if this test runs with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (run / "manifest.json").is_file():
         assert process.poll() is None, process.communicate()

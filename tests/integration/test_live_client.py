@@ -71,11 +71,19 @@ def strict_json(text):
     return json.loads(text, parse_constant=refuse)
 
 
+def default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even when this test runs with SIGINT
+    ignored (a background job of a shell without job control inherits SIG_IGN, and Python
+    then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_client(tmp_path, name, *args, python=()):
     out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen([sys.executable, *python, str(EXAMPLE), *args], cwd=ROOT,
-                                   env=ENV, stdout=stdout, stderr=stderr)
+                                   env=ENV, stdout=stdout, stderr=stderr,
+                                   preexec_fn=default_sigint)
     return process, out, err
 
 
