@@ -61,12 +61,18 @@ def test_a_plugin_class_or_instance_runs_as_its_file_path_does(tmp_path):
         from regime_filter import RegimeFilter, RegimeFilterConfig
     finally:
         sys.path.remove(str(ROOT / "examples"))
-    by_instance = api.backtest(strategy=RegimeFilter(RegimeFilterConfig(max_norm=1.5)),
+    # the last 4,000 hours: the fitted models' test period (where backtest.start = "auto"
+    # trades) and its warm-up, not the 16,000 hours before that only warm the pipeline up
+    data = tmp_path / "tail.csv"
+    pd.read_csv(ROOT / "data" / "btcusd_1h_coinbase_2017-2019.csv").iloc[-4000:].to_csv(
+        data, index=False)
+    by_instance = api.backtest(data, RegimeFilter(RegimeFilterConfig(max_norm=1.5)),
                                config=BTC, out=tmp_path / "instance")
-    by_class = api.backtest(strategy=RegimeFilter, config=BTC, out=tmp_path / "class",
+    by_class = api.backtest(data, RegimeFilter, config=BTC, out=tmp_path / "class",
                             overrides={"strategies.regime_filter.max_norm": 1.5})
     cli(tmp_path, "--strategy", f"{ROOT / 'examples' / 'regime_filter.py'}:RegimeFilter",
-        "--set", "strategies.regime_filter.max_norm=1.5", "--out", str(tmp_path / "cli"))
+        "--set", "strategies.regime_filter.max_norm=1.5", "--data", str(data),
+        "--out", str(tmp_path / "cli"))
     trades = [(tmp_path / d / "trades.csv").read_bytes() for d in ("instance", "class", "cli")]
     assert trades[0] == trades[1] == trades[2]
     assert len(by_instance.trades) == len(by_class.trades) > 3
