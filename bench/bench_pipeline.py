@@ -47,8 +47,7 @@ from engine.core.chunks import BarChunk  # noqa: E402
 from engine.core.events import SynergyDetected  # noqa: E402
 from engine.core.logging import configure_logging  # noqa: E402
 from engine.wiring.artifacts import load_artifacts  # noqa: E402
-from engine.wiring.backtest import build_upstream  # noqa: E402
-from engine.wiring.build import build_broker, build_strategy  # noqa: E402
+from engine.wiring.build import build_broker, build_strategy, build_upstream  # noqa: E402
 from engine.wiring.pipeline import ReplayPipeline  # noqa: E402
 from engine.wiring.schema import load_app_config  # noqa: E402
 
