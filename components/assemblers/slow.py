@@ -1,31 +1,36 @@
 """The slow-timeframe matrix: one row per slow bar of MLMI, NW-RQK, LVN and time (component
-layer). Normalisations in docs/assemblers.md."""
+layer). Normalisations in docs/assemblers.md, the arithmetic in
+:mod:`components.assemblers.slow_kernels`."""
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import msgspec
 
 from components.assemblers.base import Assembler
-from components.assemblers.buffer import (
-    EwZScore,
-    RowBuffer,
-    _BufferState,
-    clip_unit,
+from components.assemblers.buffer import _BufferState
+from components.assemblers.kernels import Floats, Floats32
+from components.assemblers.slow_kernels import (
+    SLOW_COLUMNS,
+    SLOW_PARAMETERS,
+    slow_bar_nb,
+    slow_init_state,
+    slow_legacy_state,
+    slow_lvn_nb,
+    slow_mlmi_nb,
+    slow_nwrqk_nb,
 )
 from engine.core.config import Config, PositiveInt
 from engine.core.events import Bar, Event, LvnLevels, MlmiValue, NwrqkValue
 
 __all__ = ["SLOW_COLUMNS", "SlowAssembler", "SlowAssemblerConfig", "time_features"]
 
-SLOW_COLUMNS = ("mlmi_value", "mlmi_signal", "nwrqk_distance", "nwrqk_slope", "nwrqk_signal",
-                "lvn_support_proximity", "lvn_support_strength", "lvn_resistance_proximity",
-                "lvn_resistance_strength", "hour_sin", "hour_cos", "weekday_sin", "weekday_cos")
-_SIGNALS = (1, 4)  # columns that describe the bar itself, not carried to the next row
 _DAY_NS = 86_400 * 10**9
 _TAU = 2.0 * math.pi
+_NAN = math.nan
 
 
 def time_features(ts_ns: int) -> tuple[float, float, float, float]:
@@ -34,11 +39,6 @@ def time_features(ts_ns: int) -> tuple[float, float, float, float]:
     weekday = (ts_ns // _DAY_NS + 3) % 7  # 1970-01-01 was a Thursday
     return (math.sin(_TAU * hour / 24), math.cos(_TAU * hour / 24),
             math.sin(_TAU * weekday / 7), math.cos(_TAU * weekday / 7))
-
-
-def proximity(distance: float | None, close: float) -> float:
-    """``exp(-100 * distance / close)``: 1 at the level, 0.37 at 1% away, 0 when none."""
-    return 0.0 if distance is None else math.exp(-100.0 * distance / close)
 
 
 class SlowAssemblerConfig(Config, frozen=True):
@@ -50,7 +50,9 @@ class SlowAssemblerConfig(Config, frozen=True):
     slope_span: PositiveInt = 100
 
 
-class _State(msgspec.Struct, array_like=True):
+class _LegacyState(msgspec.Struct, array_like=True):
+    """A snapshot written before the kernels."""
+
     buffer: _BufferState
     carry: list[float]
     close: float
@@ -63,61 +65,42 @@ class SlowAssembler(Assembler[SlowAssemblerConfig]):
 
     inputs: ClassVar[tuple[type[Event], ...]] = (Bar, MlmiValue, NwrqkValue, LvnLevels)
     kind = "slow_assembler"
-    _buffer: RowBuffer
-    _carry: list[float]
-    _close: float
-    _seen: int
-    _slope: EwZScore
+    width = len(SLOW_COLUMNS)
+    _parameters = SLOW_PARAMETERS
+    _legacy = _LegacyState
 
-    def _fill(self, event: Event) -> None:
+    def on_event(self, event: Event) -> Sequence[Event]:
+        """Open a row on a slow bar; fill it from that bar's indicator events."""
         kind = type(event)
-        close = self._close
-        if kind is MlmiValue:
+        if kind is Bar:
+            assert isinstance(event, Bar)
+            if event.timeframe == self._tf:
+                slow_bar_nb(self._state, self._rows, event.close, event.ts_event)
+        elif kind is MlmiValue:
             assert isinstance(event, MlmiValue)
-            self._put(0, clip_unit(event.value, self.config.mlmi_neighbors))
-            self._put(1, float(event.signal))
-            self._seen |= 1
+            if event.timeframe == self._tf:
+                slow_mlmi_nb(self._state, self._rows, event.value, event.signal)
         elif kind is NwrqkValue:
             assert isinstance(event, NwrqkValue)
-            self._put(2, clip_unit((event.yhat1 - close) / close, 0.05))
-            self._put(3, self._slope(event.slope / close))
-            self._put(4, float(event.signal))
-            self._seen |= 2
+            if event.timeframe == self._tf:
+                slow_nwrqk_nb(self._state, self._rows, event.yhat1, event.slope, event.signal)
         elif kind is LvnLevels:
             assert isinstance(event, LvnLevels)
-            self._put(5, proximity(event.support_distance, close))
-            self._put(6, (event.support_strength or 0.0) / 100.0)
-            self._put(7, proximity(event.resistance_distance, close))
-            self._put(8, (event.resistance_strength or 0.0) / 100.0)
-            self._seen |= 4
+            if event.timeframe == self._tf:
+                sd, ss = event.support_distance, event.support_strength
+                rd, rs = event.resistance_distance, event.resistance_strength
+                given = ((sd is not None) | (ss is not None) << 1 | (rd is not None) << 2
+                         | (rs is not None) << 3)
+                slow_lvn_nb(self._state, self._rows, _NAN if sd is None else sd,
+                            _NAN if ss is None else ss, _NAN if rd is None else rd,
+                            _NAN if rs is None else rs, given)
+        return ()
 
-    def _put(self, column: int, value: float) -> None:
-        self._buffer.set(column, value)
-        if column not in _SIGNALS:
-            self._carry[column] = value
+    def _init_state(self) -> Floats:
+        c = self.config
+        return slow_init_state(c.window, c.mlmi_neighbors, c.slope_span)
 
-    def _open(self, bar: Bar) -> None:
-        self._close = bar.close
-        row = list(self._carry)
-        row[9:13] = time_features(bar.ts_event)
-        self._buffer.open(row, self._seen == 7)
-
-    def reset(self) -> None:
-        """No rows, nothing seen."""
-        self._buffer = RowBuffer(self.config.window, len(SLOW_COLUMNS))
-        self._carry = [0.0] * len(SLOW_COLUMNS)
-        self._close = math.nan
-        self._seen = 0
-        self._slope = EwZScore(self.config.slope_span)
-
-    def snapshot(self) -> bytes:
-        """Rows, carried values, the open bar's close, what was seen, the z-score state."""
-        return msgspec.msgpack.encode(_State(self._buffer.state(), self._carry, self._close,
-                                             self._seen, self._slope.state()))
-
-    def restore(self, state: bytes) -> None:
-        """Load a state written by :meth:`snapshot`."""
-        s = msgspec.msgpack.decode(state, type=_State)
-        self._buffer.load(s.buffer)
-        self._carry, self._close, self._seen = s.carry, s.close, s.seen
-        self._slope.load(s.slope)
+    def _load_legacy(self, old: Any, state: Floats, rows: Floats32) -> None:
+        if len(old.carry) != self.width:
+            raise ValueError(f"expected {self.width} carried values")
+        slow_legacy_state(state, old.carry, old.close, old.seen, old.slope)

@@ -1,7 +1,9 @@
 """Matrix assemblers on real replayed data: one row per bar of their own timeframe, the
 incremental matrices equal rows computed independently from the feature table, every value in
-[-1, 1], snapshot/restore mid-run."""
+[-1, 1], byte-identical to the plain-Python assemblers the kernels replaced, snapshot/restore
+mid-run."""
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -30,6 +32,12 @@ from engine.wiring.schema import load_app_config
 ROOT = Path(__file__).resolve().parents[2]
 BTC = ROOT / "config" / "btcusd_1h.toml"
 HOURS = 2400  # 600 slow (4h) bars: past the MMD warm-up and every window
+# the Python assemblers before the kernels (tests/property/test_assembler_kernels.py)
+_spec = importlib.util.spec_from_file_location(
+    "assembler_reference", ROOT / "tests" / "property" / "test_assembler_kernels.py")
+assert _spec is not None and _spec.loader is not None
+_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_reference)
 
 
 def replay_matrices(hours, tmp):
@@ -190,6 +198,21 @@ def test_one_row_per_bar_equal_to_independent_rows_and_bounded(replay, name, tim
                                    err_msg=f"{name} matrix after bar {t}")
         assert np.isfinite(matrix).all() and np.abs(matrix).max() <= 1.0
     assert assemblers[name].ready
+
+
+@pytest.mark.parametrize("name", ["slow", "fast", "regime"])
+def test_byte_identical_to_the_python_assemblers_at_every_event(replay, name):
+    _, _, assemblers, events = replay
+    config = assemblers[name].config
+    new = type(assemblers[name])(config)
+    ref = _reference.REFERENCE[type(new)](config)
+    for i, event in enumerate(events):
+        if type(event) in new.inputs:
+            ref.on_event(event)
+            new.on_event(event)
+            _reference.assert_same(ref, new, f"{name} after event {i}")
+            _reference.assert_same_internals(ref, new, f"{name} after event {i}")
+    assert new.ready
 
 
 @pytest.mark.parametrize("name", ["slow", "fast", "regime"])
