@@ -61,16 +61,17 @@ def backtest_job(loaded: LoadedConfig, data_path: Path, out_dir: Path | None = N
     write_manifest(out, manifest)
     structlog.contextvars.bind_contextvars(run_id=manifest.run_id, config_id=manifest.config_id)
     tap = _gate_tap(loaded, artifacts) if gated else None
+    gate_rows: list[Any] = []  # built once, after the run, for the page and the diagnostics
     outcome = backtest_file(cfg, data_path, out, path=path, progress=progress,
                             artifacts=artifacts, tap=None if tap is None else tap.on_event,
-                            page=None if tap is None else lambda: _gate_page(tap))
+                            page=None if tap is None else lambda: _gate_page(tap, gate_rows))
     if not gated:
         return BacktestJob(outcome, out, manifest)
     from replay.train.marl_diagnostics import write_diagnostics
 
     rows, tried = _compare(loaded, data_path, out, artifacts, outcome)
     assert tap is not None
-    summary = write_diagnostics(out / "diagnostics", "backtest", tap.rows())
+    summary = write_diagnostics(out / "diagnostics", "backtest", gate_rows or tap.rows())
     html = outcome.files.get("html")
     if html is not None:  # the comparison and gate 1's funnel at the top of the report
         from engine.wiring.compare import verdict
@@ -83,12 +84,13 @@ def backtest_job(loaded: LoadedConfig, data_path: Path, out_dir: Path | None = N
     return BacktestJob(outcome, out, manifest, rows, tried, summary)
 
 
-def _gate_page(tap: Any) -> Any:
-    """The gate's per-setup timeline for the report."""
+def _gate_page(tap: Any, rows: list[Any]) -> Any:
+    """The gate's per-setup timeline for the report (``rows`` receives the tap's rows)."""
     from replay.report.interactive import PageExtras
     from replay.train.gate_chart import gate_timeline
 
-    return PageExtras(timelines=gate_timeline(tap.rows()))
+    rows[:] = tap.rows()
+    return PageExtras(timelines=gate_timeline(rows))
 
 
 def _gate_tap(loaded: LoadedConfig, artifacts: Artifacts) -> Any:

@@ -188,9 +188,10 @@ def write_walk_forward(out_dir: Path, config: AppConfig, folds: list[Fold], wf: 
 def _joined_lines(parts: list[Line]) -> Line:
     """One line from the folds' pieces of it, a gap between folds (each fold's indicators
     start over from its own training window)."""
-    parts = [p for p in parts if p.ts.shape[0]] or parts[:1]
-    if not parts[0].ts.shape[0]:
+    drawn = [p for p in parts if p.ts.shape[0]]
+    if not drawn:
         return parts[0]
+    parts = drawn
     ts = np.concatenate([np.append(p.ts, p.ts[-1]) for p in parts])
     values = np.concatenate([np.append(p.values, np.nan) for p in parts])
     first = parts[0]

@@ -148,8 +148,12 @@ def _times(ns: list[int]) -> list[str]:
     return iso_utc(np.array(ns, dtype=np.int64))
 
 
-def _num(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.2f}"
+def number(x: float, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals, ``n/a`` when not finite."""
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+_num = number
 
 
 def _ms(ts: np.ndarray) -> np.ndarray:
@@ -476,11 +480,13 @@ def _summary_html(data: ReportData) -> str:
 
 
 _SLOT = "<!--learned-section-->"  # where insert_section puts a learned strategy's figures
-_STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:16px 24px;color:#222}"
-          "h1{font-size:1.4em;margin:0}.sub{color:#666;margin:2px 0 12px}"
-          ".figs{display:flex;flex-wrap:wrap;gap:8px}.fig{border:1px solid #ddd;"
-          "border-radius:6px;padding:6px 10px;min-width:110px}.fig span{display:block;"
-          "font-size:.8em;color:#666}.t td,.t th{padding:2px 10px;text-align:left}"
+# the pages' shared look: fonts, title, subtitle, the key-figure boxes (an open <style>)
+STYLE_HEAD = ("<style>body{font-family:system-ui,sans-serif;margin:16px 24px;color:#222}"
+              "h1{font-size:1.4em;margin:0}.sub{color:#666;margin:2px 0 12px}"
+              ".figs{display:flex;flex-wrap:wrap;gap:8px}.fig{border:1px solid #ddd;"
+              "border-radius:6px;padding:6px 10px;min-width:110px}.fig span{display:block;"
+              "font-size:.8em;color:#666}")
+_STYLE = (STYLE_HEAD + ".t td,.t th{padding:2px 10px;text-align:left}"
           ".pass{color:#1b9e3a;font-weight:600}.fail{color:#c62828;font-weight:600}</style>")
 
 

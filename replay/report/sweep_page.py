@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 from replay.report.formatting import format_percent
-from replay.report.interactive import _deterministic
+from replay.report.interactive import STYLE_HEAD, _deterministic
+from replay.report.interactive import number as _num
 
 __all__ = ["Grid", "SweepFacts", "TrialRow", "axis_values", "heatmap_grid", "render_sweep",
            "typed_values"]
@@ -173,19 +174,11 @@ def heatmap_grid(rows: Sequence[TrialRow], y_key: str, x_key: str,
     return Grid(y_key, y_values, x_key, x_values, cells, best)
 
 
-def _num(x: float, digits: int = 2) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
-
-
 def _significant(facts: SweepFacts) -> bool:
     return math.isfinite(facts.best_dsr) and facts.best_dsr >= SIGNIFICANT_DSR
 
 
-_STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:16px 24px;color:#222}"
-          "h1{font-size:1.4em;margin:0}.sub{color:#666;margin:2px 0 12px}"
-          ".figs{display:flex;flex-wrap:wrap;gap:8px}.fig{border:1px solid #ddd;"
-          "border-radius:6px;padding:6px 10px;min-width:110px}.fig span{display:block;"
-          "font-size:.8em;color:#666}.yes{color:#1b9e3a;font-weight:600}"
+_STYLE = (STYLE_HEAD + ".yes{color:#1b9e3a;font-weight:600}"
           ".no{color:#c62828;font-weight:600}code{font-size:.95em}</style>")
 
 
